@@ -1,0 +1,97 @@
+package keyring
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kenvelope/kenvelope/envelope"
+	"github.com/kenvelope/kenvelope/kms"
+)
+
+// Ring creates, caches and rotates DEKs for a fixed set of KEKs. It is safe
+// for concurrent use. Close stops its rotation check.
+type Ring struct {
+	cfg    config
+	keks   map[string]kms.KEK
+	slots  map[string]*slot
+	cache  *dekCache
+	unwrap flight
+
+	closed    atomic.Bool
+	stop      chan struct{}
+	closeOnce sync.Once
+	done      sync.WaitGroup
+}
+
+// New returns a Ring for keks, which must have distinct names. Records
+// whose descriptor names another KEK fail to open with *UnknownKEKError.
+func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(keks) == 0 {
+		return nil, fmt.Errorf("keyring: no KEK given")
+	}
+
+	r := &Ring{
+		cfg:   cfg,
+		keks:  make(map[string]kms.KEK, len(keks)),
+		slots: make(map[string]*slot, len(keks)),
+		cache: newDEKCache(cfg.cacheSize, cfg.cacheTTL, cfg.now),
+		stop:  make(chan struct{}),
+	}
+	for _, k := range keks {
+		name := k.Name()
+		if _, dup := r.keks[name]; dup {
+			return nil, fmt.Errorf("keyring: two KEKs named %q", name)
+		}
+		if _, err := (&envelope.Descriptor{Algorithm: envelope.AES256GCM, Scope: envelope.ScopeSubject,
+			Payload: envelope.PayloadValue, KEKName: name, KeyRef: make([]byte, envelope.DEKIDLen)}).Marshal(); err != nil {
+			return nil, fmt.Errorf("keyring: KEK name %q cannot be recorded in a descriptor: %w", name, err)
+		}
+		r.keks[name] = k
+		r.slots[name] = &slot{}
+	}
+
+	if cfg.rotationCheck > 0 {
+		r.done.Add(1)
+		go r.watchRotation()
+	}
+	return r, nil
+}
+
+// Close stops the rotation check and destroys the DEKs the Ring holds.
+// Seal and Open return ErrClosed afterwards.
+func (r *Ring) Close() {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		close(r.stop)
+		r.done.Wait()
+		r.cache.purge()
+	})
+}
+
+// KEK returns the KEK with the given name and whether it exists.
+func (r *Ring) KEK(name string) (kms.KEK, bool) {
+	k, ok := r.keks[name]
+	return k, ok
+}
+
+// Rotate retires the active DEK of the named KEK, so that the next Seal
+// creates and wraps a new one under the KEK's current primary version. Call
+// it after rotating a KEK when waiting for RotationCheck is too slow.
+func (r *Ring) Rotate(kekName string) error {
+	s, ok := r.slots[kekName]
+	if !ok {
+		return &UnknownKEKError{Name: kekName}
+	}
+	if a := s.cur.Load(); a != nil {
+		a.retire()
+	}
+	return nil
+}
