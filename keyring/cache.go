@@ -65,12 +65,6 @@ func (c *dekCache) add(kekName string, kekVersion uint32, edek []byte, dek *enve
 	}
 }
 
-func (c *dekCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}
-
 func (c *dekCache) purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
