@@ -188,3 +188,15 @@ func (c *call) wait(ctx context.Context) (*activeDEK, error) {
 		return nil, fmt.Errorf("keyring: waiting for a new DEK: %w", ctx.Err())
 	}
 }
+
+// DescriptorLen returns the length of the descriptor that Seal would return
+// for the named KEK now, or an upper bound when it has no active DEK. A
+// producer uses it to reject an oversized record before sealing it.
+func (r *Ring) DescriptorLen(kekName string) int {
+	if s, ok := r.slots[kekName]; ok {
+		if a := s.cur.Load(); a != nil {
+			return len(a.descs[envelope.PayloadValue])
+		}
+	}
+	return envelope.MaxDescriptorLen
+}

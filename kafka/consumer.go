@@ -1,0 +1,198 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kenvelope/kenvelope/envelope"
+	"github.com/kenvelope/kenvelope/keyring"
+)
+
+// Record is a consumed record with its value decrypted.
+type Record struct {
+	*kgo.Record
+	// Encrypted is false only for a record that carried no descriptor
+	// header and was let through by AllowUnencrypted, or a tombstone.
+	Encrypted  bool
+	KEKName    string
+	KEKVersion uint32
+}
+
+// Consumer decrypts the records a franz-go client consumes. It is safe for
+// concurrent use; concurrent Polls share one queue of pending records.
+type Consumer struct {
+	client *kgo.Client
+	ring   *keyring.Ring
+	cfg    consumerConfig
+
+	mu      sync.Mutex
+	pending []*kgo.Record // polled but not yet returned, after a Fail
+}
+
+// NewConsumer returns a Consumer that decrypts with ring what client
+// consumes. The caller keeps ownership of client and ring.
+func NewConsumer(client *kgo.Client, ring *keyring.Ring, opts ...ConsumerOpt) (*Consumer, error) {
+	cfg := consumerConfig{policy: Fail(), aliases: map[string]string{}}
+	cfg.logger = discardLogger()
+	for _, o := range opts {
+		o.applyConsumer(&cfg)
+	}
+	if client == nil || ring == nil {
+		return nil, fmt.Errorf("kenvelope: NewConsumer needs a client and a keyring")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Consumer{client: client, ring: ring, cfg: cfg}, nil
+}
+
+// Poll fetches records and returns them decrypted. Fetch errors from the
+// client are returned joined with the records. Under the Fail policy a
+// record that cannot be decrypted ends the batch: Poll returns the records
+// before it and a *RecordError, and the next Poll starts again with it.
+func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	var fetchErr error
+	if len(c.pending) == 0 {
+		fetches := c.client.PollFetches(ctx)
+		var errs []error
+		fetches.EachError(func(topic string, partition int32, err error) {
+			errs = append(errs, fmt.Errorf("kenvelope: fetch topic %q partition %d: %w", topic, partition, err))
+		})
+		fetchErr = errors.Join(errs...)
+		c.pending = fetches.Records()
+	}
+
+	out := make([]Record, 0, len(c.pending))
+	for len(c.pending) > 0 {
+		raw := c.pending[0]
+		rec, err := c.decrypt(ctx, raw)
+		if err == nil {
+			out = append(out, rec)
+			c.pending = c.pending[1:]
+			continue
+		}
+		if handled := c.handle(ctx, raw, err); !handled {
+			return out, errors.Join(err, fetchErr)
+		}
+		c.pending = c.pending[1:]
+	}
+	c.pending = nil
+	return out, fetchErr
+}
+
+// handle applies the policy to a record that failed with err and reports
+// whether the consumer may go past it.
+func (c *Consumer) handle(ctx context.Context, raw *kgo.Record, err error) bool {
+	c.cfg.logger.Warn("kenvelope: record not decrypted", "topic", raw.Topic, "partition", raw.Partition,
+		"offset", raw.Offset, "policy", c.cfg.policy.kind.String(), "error", err)
+	switch c.cfg.policy.kind {
+	case policySkip:
+		if c.cfg.policy.onSkip != nil {
+			c.cfg.policy.onSkip(raw, err)
+		}
+		return true
+	case policyDeadLetter:
+		return c.deadLetter(ctx, raw, err) == nil
+	default:
+		return false
+	}
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, raw *kgo.Record, cause error) error {
+	headers := make([]kgo.RecordHeader, len(raw.Headers), len(raw.Headers)+4)
+	copy(headers, raw.Headers)
+	headers = append(headers,
+		kgo.RecordHeader{Key: "kenvelope-dlq-topic", Value: []byte(raw.Topic)},
+		kgo.RecordHeader{Key: "kenvelope-dlq-partition", Value: strconv.AppendInt(nil, int64(raw.Partition), 10)},
+		kgo.RecordHeader{Key: "kenvelope-dlq-offset", Value: strconv.AppendInt(nil, raw.Offset, 10)},
+		kgo.RecordHeader{Key: "kenvelope-dlq-reason", Value: []byte(reason(cause))},
+	)
+	dl := &kgo.Record{Topic: c.cfg.policy.deadLetter, Key: raw.Key, Value: raw.Value, Headers: headers}
+	if err := c.client.ProduceSync(ctx, dl).FirstErr(); err != nil {
+		c.cfg.logger.Error("kenvelope: dead-letter produce failed, stopping at the record", "topic", raw.Topic,
+			"partition", raw.Partition, "offset", raw.Offset, "dead_letter_topic", c.cfg.policy.deadLetter, "error", err)
+		return err
+	}
+	return nil
+}
+
+// decrypt returns raw with its value decrypted and its descriptor header
+// removed. It modifies raw only on success.
+func (c *Consumer) decrypt(ctx context.Context, raw *kgo.Record) (Record, error) {
+	fail := func(d *envelope.Descriptor, err error) (Record, error) {
+		e := &RecordError{Op: "decrypt", Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Err: err}
+		if d != nil {
+			e.KEKName, e.KEKVersion = d.KEKName, d.KEKVersion
+		}
+		return Record{}, e
+	}
+	at, err := findDescriptor(raw.Headers)
+	if err != nil {
+		return fail(nil, err)
+	}
+	if raw.Value == nil {
+		// A tombstone carries no ciphertext, whatever its headers say.
+		if at >= 0 {
+			raw.Headers = withoutHeader(raw.Headers, at)
+		}
+		return Record{Record: raw}, nil
+	}
+	if at < 0 {
+		if c.cfg.allowUnencrypted {
+			return Record{Record: raw}, nil
+		}
+		return fail(nil, ErrNotEncrypted)
+	}
+
+	descBytes := raw.Headers[at].Value
+	d, err := envelope.Parse(descBytes)
+	if err != nil {
+		return fail(nil, err)
+	}
+	if d.Payload != envelope.PayloadValue {
+		return fail(&d, fmt.Errorf("descriptor payload kind %d is not a whole value; use the field codec for this topic", d.Payload))
+	}
+	dek, err := c.ring.DEK(ctx, d)
+	if err != nil {
+		return fail(&d, err)
+	}
+	plain, err := c.open(dek, descBytes, raw)
+	if err != nil {
+		return fail(&d, err)
+	}
+	raw.Value = plain
+	raw.Headers = withoutHeader(raw.Headers, at)
+	return Record{Record: raw, Encrypted: true, KEKName: d.KEKName, KEKVersion: d.KEKVersion}, nil
+}
+
+// open opens raw's value, bound to its topic or, after a binding mismatch,
+// to the topic that raw's topic mirrors.
+func (c *Consumer) open(dek *envelope.DEK, desc []byte, raw *kgo.Record) ([]byte, error) {
+	dst := make([]byte, 0, max(len(raw.Value)-envelope.Overhead, 0))
+	plain, err := dek.Open(dst, raw.Value, desc, envelope.Binding{Topic: raw.Topic, Key: raw.Key})
+	if errors.Is(err, envelope.ErrBindingMismatch) {
+		if orig, ok := c.cfg.aliases[raw.Topic]; ok {
+			return dek.Open(dst, raw.Value, desc, envelope.Binding{Topic: orig, Key: raw.Key})
+		}
+	}
+	return plain, err
+}
+
+func (k policyKind) String() string {
+	switch k {
+	case policySkip:
+		return "skip"
+	case policyDeadLetter:
+		return "dead-letter"
+	default:
+		return "fail"
+	}
+}
