@@ -27,12 +27,36 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // adPool recycles associated-data buffers, which are built for every record.
 var adPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// boundPart returns the part of an encoded descriptor that the associated
+// data covers: everything but the key reference bytes. The key reference
+// selects the DEK, so altering it yields no DEK or a different one, which
+// fails authentication anyway; leaving it out keeps the associated data
+// short whatever the size of a KMS's wrapped keys, and lets a rewrapped
+// EDEK name the same DEK. A descriptor too short to hold the fields is
+// bound whole.
+func boundPart(descriptor []byte) []byte {
+	if len(descriptor) < fixedLen {
+		return descriptor
+	}
+	end := fixedLen + int(descriptor[5])
+	if end > len(descriptor) {
+		return descriptor
+	}
+	return descriptor[:end]
+}
+
+// adLen returns the length of the associated data that appendAD builds.
+func adLen(descriptor []byte, b Binding) int {
+	return len(domain) + 4 + len(boundPart(descriptor)) + 4 + len(b.Topic) + 1 + 4 + len(b.Key) + 4 + len(b.Path)
+}
+
 // appendAD appends the associated data for descriptor and b to dst and
 // returns it with the binding check, a CRC-32C of the binding part.
 func appendAD(dst, descriptor []byte, b Binding) ([]byte, uint32) {
+	bound := boundPart(descriptor)
 	dst = append(dst, domain...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(descriptor)))
-	dst = append(dst, descriptor...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(bound)))
+	dst = append(dst, bound...)
 
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(b.Topic)))

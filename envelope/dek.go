@@ -44,7 +44,7 @@ func newDEK(key []byte) (*DEK, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope: create AES cipher: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: create GCM: %w", err)
 	}

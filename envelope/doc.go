@@ -32,9 +32,12 @@
 //
 // The nonce is random, so one DEK must seal at most 2^32 values (the
 // keyring enforces this). The associated data is a domain string, the
-// descriptor bytes, the topic, the record key (a nil key and an empty key
-// differ) and, for field encryption, the field path. A value moved to
-// another topic, key or field therefore fails to open.
+// descriptor bytes up to the key reference, the topic, the record key (a
+// nil key and an empty key differ) and, for field encryption, the field
+// path. A value moved to another topic, key or field therefore fails to
+// open. The key reference itself is not in the associated data: it selects
+// the DEK, so an altered one yields no DEK or a wrong one, and opening
+// fails all the same.
 //
 // The binding check is a CRC-32C of the topic, key and path. It is not a
 // security mechanism: the AEAD tag authenticates all of them. It only lets

@@ -1,9 +1,9 @@
 package envelope
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
+	"slices"
 )
 
 const (
@@ -20,21 +20,26 @@ func SealedLen(n int) int { return n + Overhead }
 
 // Seal appends the sealed form of plaintext to dst and returns the result.
 // descriptor is the encoded descriptor that will travel with the value.
-// To avoid an allocation, give dst a capacity of SealedLen(len(plaintext)).
+// Seal builds the associated data in dst's spare capacity, past the
+// sealed value, so it needs no other buffer: give dst a capacity of
+// SealCap(len(plaintext), descriptor, b) beyond its length to avoid an
+// allocation, or nil to have Seal allocate once.
 func (k *DEK) Seal(dst, plaintext, descriptor []byte, b Binding) []byte {
-	bufp := adPool.Get().(*[]byte)
-	ad, check := appendAD((*bufp)[:0], descriptor, b)
+	n := SealedLen(len(plaintext))
+	dst = slices.Grow(dst, n+adLen(descriptor, b))
+	end := len(dst) + n
+	ad, check := appendAD(dst[end:end], descriptor, b)
 
 	dst = binary.BigEndian.AppendUint32(dst, check)
-	nonceAt := len(dst)
-	dst = append(dst, make([]byte, nonceSize)...)
-	nonce := dst[nonceAt:]
-	rand.Read(nonce)
-	dst = k.aead.Seal(dst, nonce, plaintext, ad)
+	// The AEAD draws a random nonce and writes nonce || ciphertext || tag,
+	// which ends where the associated data begins.
+	return k.aead.Seal(dst, nil, plaintext, ad)
+}
 
-	*bufp = ad[:0]
-	adPool.Put(bufp)
-	return dst
+// SealCap returns the spare capacity Seal needs in dst to seal n bytes
+// for descriptor and b without allocating.
+func SealCap(n int, descriptor []byte, b Binding) int {
+	return SealedLen(n) + adLen(descriptor, b)
 }
 
 // Open appends the plaintext of sealed to dst and returns the result. On
@@ -53,8 +58,7 @@ func (k *DEK) Open(dst, sealed, descriptor []byte, b Binding) ([]byte, error) {
 	}()
 
 	stored := binary.BigEndian.Uint32(sealed)
-	nonce := sealed[checkSize : checkSize+nonceSize]
-	out, err := k.aead.Open(dst, nonce, sealed[checkSize+nonceSize:], ad)
+	out, err := k.aead.Open(dst, nil, sealed[checkSize:], ad)
 	if err != nil {
 		// crypto/cipher already cleared what it appended.
 		if stored != check {

@@ -176,8 +176,7 @@ func (p *Producer) encrypt(ctx context.Context, r *kgo.Record) error {
 		return fail(kek, &RecordTooLargeError{PlainSize: plain, EncryptedSize: encrypted, Max: p.cfg.maxBytes})
 	}
 
-	dst := make([]byte, 0, envelope.SealedLen(len(r.Value)))
-	desc, sealed, err := p.ring.Seal(ctx, kek, envelope.PayloadValue, dst, r.Value, envelope.Binding{Topic: r.Topic, Key: r.Key})
+	desc, sealed, err := p.ring.Seal(ctx, kek, envelope.PayloadValue, nil, r.Value, envelope.Binding{Topic: r.Topic, Key: r.Key})
 	if err != nil {
 		return fail(kek, err)
 	}

@@ -15,6 +15,10 @@ type Ring struct {
 	cfg    config
 	keks   map[string]kms.KEK
 	slots  map[string]*slot
+	// names and slotList repeat slots for a linear scan, which beats a
+	// map lookup for the handful of KEKs a process uses.
+	names    []string
+	slotList []*slot
 	cache  *dekCache
 	unwrap flight
 
@@ -55,7 +59,10 @@ func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
 			return nil, fmt.Errorf("keyring: KEK name %q cannot be recorded in a descriptor: %w", name, err)
 		}
 		r.keks[name] = k
-		r.slots[name] = &slot{}
+		sl := &slot{}
+		r.slots[name] = sl
+		r.names = append(r.names, name)
+		r.slotList = append(r.slotList, sl)
 	}
 
 	if cfg.rotationCheck > 0 {
@@ -86,12 +93,25 @@ func (r *Ring) KEK(name string) (kms.KEK, bool) {
 // creates and wraps a new one under the KEK's current primary version. Call
 // it after rotating a KEK when waiting for RotationCheck is too slow.
 func (r *Ring) Rotate(kekName string) error {
-	s, ok := r.slots[kekName]
-	if !ok {
+	s := r.slot(kekName)
+	if s == nil {
 		return &UnknownKEKError{Name: kekName}
 	}
 	if a := s.cur.Load(); a != nil {
 		a.retire()
 	}
 	return nil
+}
+
+// slot returns the slot of the named KEK, or nil.
+func (r *Ring) slot(kekName string) *slot {
+	if len(r.names) <= 8 {
+		for i, n := range r.names {
+			if n == kekName {
+				return r.slotList[i]
+			}
+		}
+		return nil
+	}
+	return r.slots[kekName]
 }

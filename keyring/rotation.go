@@ -30,7 +30,7 @@ func (r *Ring) checkRotation() {
 			continue
 		}
 		a := r.slots[name].cur.Load()
-		if a == nil || a.retired.Load() {
+		if a == nil || a.retired() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.rotationCheck)

@@ -30,31 +30,33 @@ type activeDEK struct {
 	// descs holds the encoded descriptor for each payload kind, built once
 	// so that Seal encodes nothing per record.
 	descs   [envelope.PayloadHeader + 1][]byte
+	// records counts reserved nonces. Retiring stores retiredMark, so
+	// that reserve needs no separate flag: every later Add exceeds any
+	// limit.
 	records atomic.Uint64
 	bytes   atomic.Uint64
-	retired atomic.Bool
 	timer   *time.Timer
 }
 
+const retiredMark = 1 << 62
+
 func (a *activeDEK) retire() {
-	a.retired.Store(true)
+	a.records.Store(retiredMark)
 	if a.timer != nil {
 		a.timer.Stop()
 	}
 }
 
+func (a *activeDEK) retired() bool { return a.records.Load() >= retiredMark }
+
 // reserve counts one value of n bytes against a's limits and reports
 // whether a may seal it.
 func (a *activeDEK) reserve(n int, c *config) bool {
-	if a.retired.Load() {
-		return false
-	}
 	if a.records.Add(1) > c.maxRecords {
-		a.retired.Store(true)
 		return false
 	}
 	if a.bytes.Add(uint64(n)) > c.maxBytes {
-		a.retired.Store(true)
+		a.records.Store(retiredMark)
 		return false
 	}
 	return true
@@ -68,8 +70,8 @@ func (r *Ring) Seal(ctx context.Context, kekName string, p envelope.Payload, dst
 	if r.closed.Load() {
 		return nil, nil, ErrClosed
 	}
-	s, ok := r.slots[kekName]
-	if !ok {
+	s := r.slot(kekName)
+	if s == nil {
 		return nil, nil, &UnknownKEKError{Name: kekName}
 	}
 	if p < envelope.PayloadValue || p > envelope.PayloadHeader {
@@ -157,7 +159,7 @@ func (r *Ring) newActive(ctx context.Context, kekName string) (*activeDEK, error
 			return nil, fmt.Errorf("keyring: encode descriptor: %w", err)
 		}
 	}
-	a.timer = time.AfterFunc(r.cfg.maxAge, func() { a.retired.Store(true) })
+	a.timer = time.AfterFunc(r.cfg.maxAge, func() { a.records.Store(retiredMark) })
 	// A process that reads its own records needs no unwrap.
 	r.cache.add(kekName, w.Version, w.Ciphertext, dek)
 	r.cfg.logger.Info("kenvelope: created stream DEK", "kek", kekName, "kek_version", w.Version)
@@ -193,7 +195,7 @@ func (c *call) wait(ctx context.Context) (*activeDEK, error) {
 // for the named KEK now, or an upper bound when it has no active DEK. A
 // producer uses it to reject an oversized record before sealing it.
 func (r *Ring) DescriptorLen(kekName string) int {
-	if s, ok := r.slots[kekName]; ok {
+	if s := r.slot(kekName); s != nil {
 		if a := s.cur.Load(); a != nil {
 			return len(a.descs[envelope.PayloadValue])
 		}
