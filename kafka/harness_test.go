@@ -9,8 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kenvelope/kenvelope/keyring"
 	"github.com/kenvelope/kenvelope/kafka"
+	"github.com/kenvelope/kenvelope/keyring"
 	"github.com/kenvelope/kenvelope/kms"
 	"github.com/kenvelope/kenvelope/kms/keyfile"
 )

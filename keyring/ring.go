@@ -12,15 +12,15 @@ import (
 // Ring creates, caches and rotates DEKs for a fixed set of KEKs. It is safe
 // for concurrent use. Close stops its rotation check.
 type Ring struct {
-	cfg    config
-	keks   map[string]kms.KEK
-	slots  map[string]*slot
+	cfg   config
+	keks  map[string]kms.KEK
+	slots map[string]*slot
 	// names and slotList repeat slots for a linear scan, which beats a
 	// map lookup for the handful of KEKs a process uses.
 	names    []string
 	slotList []*slot
-	cache  *dekCache
-	unwrap flight
+	cache    *dekCache
+	unwrap   flight
 
 	closed    atomic.Bool
 	stop      chan struct{}

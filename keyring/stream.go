@@ -29,7 +29,7 @@ type activeDEK struct {
 	edek       []byte
 	// descs holds the encoded descriptor for each payload kind, built once
 	// so that Seal encodes nothing per record.
-	descs   [envelope.PayloadHeader + 1][]byte
+	descs [envelope.PayloadHeader + 1][]byte
 	// records counts reserved nonces. Retiring stores retiredMark, so
 	// that reserve needs no separate flag: every later Add exceeds any
 	// limit.
