@@ -70,6 +70,9 @@ func (k *DEK) Destroy() {
 	k.block, k.aead = nil, nil
 }
 
+// Destroyed reports whether Destroy was called on k.
+func (k *DEK) Destroyed() bool { return k.aead == nil }
+
 // String returns a fixed placeholder, never key bytes.
 func (DEK) String() string { return "envelope.DEK(redacted)" }
 

@@ -140,7 +140,7 @@ func Parse(b []byte) (Descriptor, error) {
 	nameLen := int(b[5])
 	rest := b[6:]
 	if nameLen > len(rest)-6 {
-		return d, descError("kek name length", "%d bytes, only %d remain", nameLen, len(rest)-6)
+		return Descriptor{}, descError("kek name length", "%d bytes, only %d remain", nameLen, len(rest)-6)
 	}
 	d.KEKName = string(rest[:nameLen])
 	rest = rest[nameLen:]
@@ -148,7 +148,7 @@ func Parse(b []byte) (Descriptor, error) {
 	refLen := int(binary.BigEndian.Uint16(rest[4:]))
 	rest = rest[6:]
 	if refLen != len(rest) {
-		return d, descError("key reference length", "%d bytes, but %d remain", refLen, len(rest))
+		return Descriptor{}, descError("key reference length", "%d bytes, but %d remain", refLen, len(rest))
 	}
 	d.KeyRef = rest
 	if err := d.validate(); err != nil {

@@ -23,7 +23,8 @@ func SealedLen(n int) int { return n + Overhead }
 // Seal builds the associated data in dst's spare capacity, past the
 // sealed value, so it needs no other buffer: give dst a capacity of
 // SealCap(len(plaintext), descriptor, b) beyond its length to avoid an
-// allocation, or nil to have Seal allocate once.
+// allocation, or nil to have Seal allocate once. dst must not overlap
+// plaintext.
 func (k *DEK) Seal(dst, plaintext, descriptor []byte, b Binding) []byte {
 	n := SealedLen(len(plaintext))
 	dst = slices.Grow(dst, n+adLen(descriptor, b))

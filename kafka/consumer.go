@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,7 +29,9 @@ type Consumer struct {
 	ring   *keyring.Ring
 	cfg    consumerConfig
 
-	mu      sync.Mutex
+	// turn admits one Poll at a time; a waiting Poll gives up when its
+	// context ends.
+	turn    chan struct{}
 	pending []*kgo.Record // polled but not yet returned, after a Fail
 }
 
@@ -48,7 +49,7 @@ func NewConsumer(client *kgo.Client, ring *keyring.Ring, opts ...ConsumerOpt) (*
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Consumer{client: client, ring: ring, cfg: cfg}, nil
+	return &Consumer{client: client, ring: ring, cfg: cfg, turn: make(chan struct{}, 1)}, nil
 }
 
 // Poll fetches records and returns them decrypted. Fetch errors from the
@@ -56,8 +57,12 @@ func NewConsumer(client *kgo.Client, ring *keyring.Ring, opts ...ConsumerOpt) (*
 // record that cannot be decrypted ends the batch: Poll returns the records
 // before it and a *RecordError, and the next Poll starts again with it.
 func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	select {
+	case c.turn <- struct{}{}:
+		defer func() { <-c.turn }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 
 	var fetchErr error
 	if len(c.pending) == 0 {
@@ -93,6 +98,11 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 func (c *Consumer) handle(ctx context.Context, raw *kgo.Record, err error) bool {
 	c.cfg.logger.Warn("kenvelope: record not decrypted", "topic", raw.Topic, "partition", raw.Partition,
 		"offset", raw.Offset, "policy", c.cfg.policy.kind.String(), "error", err)
+	if transient(ctx, err) {
+		// The record may be fine: keep it for the next Poll whatever the
+		// policy, so a shutdown or a KMS outage drops nothing.
+		return false
+	}
 	switch c.cfg.policy.kind {
 	case policySkip:
 		if c.cfg.policy.onSkip != nil {

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -36,4 +37,12 @@ func reason(err error) string {
 	default:
 		return "decrypt-failed"
 	}
+}
+
+// transient reports whether err may go away without any change to the
+// record: the caller's context ended, the keyring closed, or the KMS
+// failed in a way a retry can fix.
+func transient(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, keyring.ErrClosed) || kms.IsRetryable(err)
 }

@@ -170,15 +170,21 @@ func (p *Producer) encrypt(ctx context.Context, r *kgo.Record) error {
 	if kek == "" {
 		return fail("", fmt.Errorf("no KEK configured for topic %q", r.Topic))
 	}
+	// The smallest descriptor rejects, before sealing, a record that can
+	// never fit; the exact size is checked after sealing, so the outcome
+	// does not depend on whether a DEK already exists.
 	plain := len(r.Key) + len(r.Value) + headersSize(r.Headers)
-	encrypted := plain + envelope.Overhead + len(envelope.HeaderName) + p.ring.DescriptorLen(kek)
-	if encrypted > p.cfg.maxBytes {
-		return fail(kek, &RecordTooLargeError{PlainSize: plain, EncryptedSize: encrypted, Max: p.cfg.maxBytes})
+	overhead := envelope.Overhead + len(envelope.HeaderName)
+	if least := plain + overhead + minDescriptorLen(kek); least > p.cfg.maxBytes {
+		return fail(kek, &RecordTooLargeError{PlainSize: plain, EncryptedSize: least, Max: p.cfg.maxBytes})
 	}
 
 	desc, sealed, err := p.ring.Seal(ctx, kek, envelope.PayloadValue, nil, r.Value, envelope.Binding{Topic: r.Topic, Key: r.Key})
 	if err != nil {
 		return fail(kek, err)
+	}
+	if size := plain + overhead + len(desc); size > p.cfg.maxBytes {
+		return fail(kek, &RecordTooLargeError{PlainSize: plain, EncryptedSize: size, Max: p.cfg.maxBytes})
 	}
 	headers := make([]kgo.RecordHeader, len(r.Headers), len(r.Headers)+1)
 	copy(headers, r.Headers)
@@ -193,3 +199,7 @@ func (p *Producer) kekFor(topic string) string {
 	}
 	return p.cfg.kek
 }
+
+// minDescriptorLen is the length of the smallest descriptor naming kek: a
+// one-byte key reference.
+func minDescriptorLen(kek string) int { return 12 + len(kek) + 1 }

@@ -41,7 +41,7 @@ func (c *dekCache) get(kekName string, kekVersion uint32, edek []byte) *envelope
 		return nil
 	}
 	e := el.Value.(*cacheEntry)
-	if !c.now().Before(e.expires) {
+	if !c.now().Before(e.expires) || e.dek.Destroyed() {
 		c.remove(el)
 		return nil
 	}

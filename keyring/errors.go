@@ -17,6 +17,17 @@ var (
 	ErrUnsupportedScope = errors.New("keyring: unsupported key scope")
 )
 
+// ValueTooLargeError reports a value larger than the MaxBytes limit of one
+// DEK, which no DEK can seal.
+type ValueTooLargeError struct {
+	Size     int
+	MaxBytes uint64
+}
+
+func (e *ValueTooLargeError) Error() string {
+	return fmt.Sprintf("keyring: value of %d bytes exceeds MaxBytes %d of one DEK; raise MaxBytes", e.Size, e.MaxBytes)
+}
+
 // UnknownKEKError reports a KEK name that the Ring was not configured with:
 // a producer asked for it, or a record's descriptor names it.
 type UnknownKEKError struct{ Name string }

@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,7 +37,7 @@ func (r *Ring) DEK(ctx context.Context, d envelope.Descriptor) (*envelope.DEK, e
 	if dek := r.cache.get(d.KEKName, d.KEKVersion, d.KeyRef); dek != nil {
 		return dek, nil
 	}
-	return r.unwrap.do(ctx, string(d.KeyRef), r.cfg.failureBackoff, r.cfg.now, func() (*envelope.DEK, error) {
+	return r.unwrap.do(ctx, flightKey(d), r.cfg.failureBackoff, r.cfg.now, func() (*envelope.DEK, error) {
 		raw, err := kek.Unwrap(ctx, wrappedOf(d), r.cfg.wrapContext)
 		if err != nil {
 			return nil, fmt.Errorf("keyring: unwrap DEK: %w", err)
@@ -134,4 +135,11 @@ func (f *flight) do(ctx context.Context, key string, backoff time.Duration, now 
 
 func wrappedOf(d envelope.Descriptor) kms.Wrapped {
 	return kms.Wrapped{Version: d.KEKVersion, Ciphertext: d.KeyRef}
+}
+
+// flightKey identifies one unwrap: the same EDEK bytes under another KEK
+// name or version, as a forged descriptor may claim, is another unwrap,
+// so its failure cannot stand in for the genuine one.
+func flightKey(d envelope.Descriptor) string {
+	return d.KEKName + "\x00" + strconv.FormatUint(uint64(d.KEKVersion), 10) + "\x00" + string(d.KeyRef)
 }

@@ -49,7 +49,10 @@ func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
 		cache: newDEKCache(cfg.cacheSize, cfg.cacheTTL, cfg.now),
 		stop:  make(chan struct{}),
 	}
-	for _, k := range keks {
+	for i, k := range keks {
+		if k == nil {
+			return nil, fmt.Errorf("keyring: KEK %d is nil", i)
+		}
 		name := k.Name()
 		if _, dup := r.keks[name]; dup {
 			return nil, fmt.Errorf("keyring: two KEKs named %q", name)
@@ -72,13 +75,20 @@ func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
 	return r, nil
 }
 
-// Close stops the rotation check and destroys the DEKs the Ring holds.
-// Seal and Open return ErrClosed afterwards.
+// Close stops the rotation check and drops the DEKs the Ring holds. Seal
+// and Open return ErrClosed afterwards. The key bytes are left to the
+// garbage collector rather than cleared, because a Seal or Open running in
+// another goroutine may still use them.
 func (r *Ring) Close() {
 	r.closeOnce.Do(func() {
 		r.closed.Store(true)
 		close(r.stop)
 		r.done.Wait()
+		for _, s := range r.slotList {
+			if a := s.cur.Swap(nil); a != nil {
+				a.retire()
+			}
+		}
 		r.cache.purge()
 	})
 }

@@ -77,7 +77,14 @@ func (r *Ring) Seal(ctx context.Context, kekName string, p envelope.Payload, dst
 	if p < envelope.PayloadValue || p > envelope.PayloadHeader {
 		return nil, nil, fmt.Errorf("keyring: unknown payload kind %d", p)
 	}
+	if uint64(len(plaintext)) > r.cfg.maxBytes {
+		// No DEK could take it, so replacing DEKs would loop for ever.
+		return nil, nil, &ValueTooLargeError{Size: len(plaintext), MaxBytes: r.cfg.maxBytes}
+	}
 	for {
+		if r.closed.Load() {
+			return nil, nil, ErrClosed
+		}
 		a := s.cur.Load()
 		if a != nil && a.reserve(len(plaintext), &r.cfg) {
 			return a.descs[p], a.dek.Seal(dst, plaintext, a.descs[p], b), nil
