@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/kenvelope/kenvelope/kms/keyfile"
 )
 
 const topic = "fhir.test"
@@ -117,6 +119,9 @@ func TestProducerConsumer(t *testing.T) {
 		// A new key file with the same KEK name holds another key, so
 		// unwrapping the records' DEKs fails.
 		other := filepath.Join(t.TempDir(), "other.json")
+		if _, err := keyfile.Open(other, "default"); err != nil {
+			t.Fatal(err)
+		}
 		c := runProgram(t, consumer, append(common, "-kek-file", other, "-n", "21", "-timeout", "30s")...)
 		if c.code != 1 {
 			t.Errorf("consumer exit status = %d, want 1", c.code)
@@ -140,8 +145,8 @@ func TestProducerConsumer(t *testing.T) {
 	})
 	t.Run("missing KEK", func(t *testing.T) {
 		c := runProgram(t, consumer, common...)
-		if c.code != 1 || !strings.Contains(c.stderr, "missing KEK") {
-			t.Errorf("consumer exit status = %d, stderr %q, want 1 and missing KEK", c.code, c.stderr)
+		if c.code != 2 || !strings.Contains(c.stderr, "missing KEK") {
+			t.Errorf("consumer exit status = %d, stderr %q, want 2 (invalid flags) and missing KEK", c.code, c.stderr)
 		}
 	})
 }

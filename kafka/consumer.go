@@ -137,12 +137,11 @@ func (c *Consumer) deadLetter(ctx context.Context, raw *kgo.Record, cause error)
 // decrypt returns raw with its value decrypted and its descriptor header
 // removed. It modifies raw only on success.
 func (c *Consumer) decrypt(ctx context.Context, raw *kgo.Record) (Record, error) {
+	if c.extended(raw) {
+		return c.decryptExt(ctx, raw)
+	}
 	fail := func(d *envelope.Descriptor, err error) (Record, error) {
-		e := &RecordError{Op: "decrypt", Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Err: err}
-		if d != nil {
-			e.KEKName, e.KEKVersion = d.KEKName, d.KEKVersion
-		}
-		return Record{}, e
+		return Record{}, c.decryptError(ctx, raw, d, err)
 	}
 	at, err := findDescriptor(raw.Headers)
 	if err != nil {
@@ -170,7 +169,7 @@ func (c *Consumer) decrypt(ctx context.Context, raw *kgo.Record) (Record, error)
 	if d.Payload != envelope.PayloadValue {
 		return fail(&d, fmt.Errorf("descriptor payload kind %d is not a whole value; use the field codec for this topic", d.Payload))
 	}
-	dek, err := c.ring.DEK(ctx, d)
+	dek, err := c.ring.DEK(keyring.WithTopic(ctx, raw.Topic), d)
 	if err != nil {
 		return fail(&d, err)
 	}

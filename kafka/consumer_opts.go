@@ -51,6 +51,7 @@ type consumerConfig struct {
 	allowUnencrypted bool
 	aliases          map[string]string
 	logger           *slog.Logger
+	ext              extConfig // field encryption, key tokens, encrypted headers (fields.go)
 }
 
 // OnDecryptError sets the policy for records that fail to decrypt. Default

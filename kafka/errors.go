@@ -37,6 +37,7 @@ type RecordError struct {
 	Offset     int64
 	KEKName    string // empty when the descriptor could not be read
 	KEKVersion uint32
+	DEKID      string // subject keys only: the DEK id in hexadecimal
 	Err        error
 }
 
@@ -44,6 +45,9 @@ func (e *RecordError) Error() string {
 	msg := fmt.Sprintf("kenvelope: %s record topic %q partition %d offset %d", e.Op, e.Topic, e.Partition, e.Offset)
 	if e.KEKName != "" {
 		msg += fmt.Sprintf(" KEK %q version %d", e.KEKName, e.KEKVersion)
+	}
+	if e.DEKID != "" {
+		msg += " DEK " + e.DEKID
 	}
 	return msg + ": " + e.Err.Error()
 }

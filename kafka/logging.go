@@ -26,6 +26,8 @@ func reason(err error) string {
 		return "not-encrypted"
 	case errors.Is(err, ErrDuplicateHeader):
 		return "duplicate-header"
+	case errors.Is(err, keyring.ErrShredded):
+		return "key-shredded"
 	case errors.Is(err, keyring.ErrUnknownKEK):
 		return "unknown-kek"
 	case errors.Is(err, kms.ErrKeyDestroyed):

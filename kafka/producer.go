@@ -29,6 +29,8 @@ type producerConfig struct {
 	maxBytes    int
 	passThrough bool
 	logger      *slog.Logger
+	ext         extConfig                         // field encryption, key tokens, encrypted headers (fields.go)
+	subject     func(*kgo.Record) ([]byte, error) // subject keys (subject.go)
 }
 
 // ProducerOpt configures a Producer.
@@ -86,6 +88,9 @@ func NewProducer(client *kgo.Client, ring *keyring.Ring, opts ...ProducerOpt) (*
 			return nil, fmt.Errorf("kenvelope: producer KEK %q is not in the keyring", name)
 		}
 	}
+	if err := cfg.validateSubject(); err != nil {
+		return nil, err
+	}
 	if cfg.maxBytes <= envelope.Overhead || cfg.logger == nil {
 		return nil, fmt.Errorf("kenvelope: MaxRecordBytes %d too small or logger nil", cfg.maxBytes)
 	}
@@ -109,14 +114,14 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo
 	if promise == nil {
 		promise = func(*kgo.Record, error) {}
 	}
-	value, headers := r.Value, r.Headers
+	key, value, headers := r.Key, r.Value, r.Headers
 	if err := p.encrypt(ctx, r); err != nil {
-		r.Value, r.Headers = value, headers
+		r.Key, r.Value, r.Headers = key, value, headers
 		promise(r, err)
 		return
 	}
 	p.client.Produce(ctx, r, func(r *kgo.Record, err error) {
-		r.Value, r.Headers = value, headers
+		r.Key, r.Value, r.Headers = key, value, headers
 		promise(r, err)
 	})
 }
@@ -145,6 +150,9 @@ func (p *Producer) Flush(ctx context.Context) error { return p.client.Flush(ctx)
 // encrypt replaces r's value with its sealed form and adds the descriptor
 // header, or returns a *RecordError and leaves r as it was.
 func (p *Producer) encrypt(ctx context.Context, r *kgo.Record) error {
+	if p.cfg.ext.enabled() {
+		return p.encryptExt(ctx, r)
+	}
 	fail := func(kek string, err error) error {
 		p.cfg.logger.Warn("kenvelope: record not encrypted", "topic", r.Topic, "kek", kek, "error", err)
 		return &RecordError{Op: "encrypt", Topic: r.Topic, Partition: -1, Offset: -1, KEKName: kek, Err: err}
@@ -179,7 +187,7 @@ func (p *Producer) encrypt(ctx context.Context, r *kgo.Record) error {
 		return fail(kek, &RecordTooLargeError{PlainSize: plain, EncryptedSize: least, Max: p.cfg.maxBytes})
 	}
 
-	desc, sealed, err := p.ring.Seal(ctx, kek, envelope.PayloadValue, nil, r.Value, envelope.Binding{Topic: r.Topic, Key: r.Key})
+	desc, sealed, err := p.seal(ctx, kek, r)
 	if err != nil {
 		return fail(kek, err)
 	}

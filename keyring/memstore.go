@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -15,6 +16,7 @@ type MemoryStore struct {
 	mu          sync.Mutex
 	seq         int64
 	entries     map[DEKID]Entry
+	byToken     map[Token][]DEKID
 	quarantined map[Token]bool
 	subs        map[int]func(Change)
 	nextSub     int
@@ -22,7 +24,7 @@ type MemoryStore struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{entries: map[DEKID]Entry{}, quarantined: map[Token]bool{}, subs: map[int]func(Change){}}
+	return &MemoryStore{entries: map[DEKID]Entry{}, byToken: map[Token][]DEKID{}, quarantined: map[Token]bool{}, subs: map[int]func(Change){}}
 }
 
 // Create stores e and sets its Seq.
@@ -36,6 +38,7 @@ func (m *MemoryStore) Create(_ context.Context, e Entry) (Entry, error) {
 	e.Seq = m.seq
 	e.EDEK = bytes.Clone(e.EDEK)
 	m.entries[e.ID] = e
+	m.byToken[e.Token] = append(m.byToken[e.Token], e.ID)
 	subs := m.subscribers()
 	m.mu.Unlock()
 	notify(subs, Change{Kind: ChangeCreated, ID: e.ID, Token: e.Token})
@@ -57,13 +60,11 @@ func (m *MemoryStore) Lookup(_ context.Context, id DEKID) (Entry, error) {
 func (m *MemoryStore) Entries(_ context.Context, token Token) ([]Entry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Entry
-	for _, e := range m.entries {
-		if e.Token == token {
-			out = append(out, e)
-		}
+	out := make([]Entry, 0, len(m.byToken[token]))
+	for _, id := range m.byToken[token] {
+		out = append(out, m.entries[id])
 	}
-	slices.SortFunc(out, func(a, b Entry) int { return int(a.Seq - b.Seq) })
+	slices.SortFunc(out, bySeq)
 	return out, nil
 }
 
@@ -75,7 +76,7 @@ func (m *MemoryStore) Range(_ context.Context, fn func(Entry) bool) error {
 		all = append(all, e)
 	}
 	m.mu.Unlock()
-	slices.SortFunc(all, func(a, b Entry) int { return int(a.Seq - b.Seq) })
+	slices.SortFunc(all, bySeq)
 	for _, e := range all {
 		if !fn(e) {
 			return nil
@@ -104,7 +105,13 @@ func (m *MemoryStore) Update(_ context.Context, e Entry) error {
 func (m *MemoryStore) Delete(_ context.Context, token Token, ids []DEKID) error {
 	m.mu.Lock()
 	for _, id := range ids {
-		delete(m.entries, id)
+		if e, ok := m.entries[id]; ok {
+			delete(m.entries, id)
+			m.byToken[e.Token] = slices.DeleteFunc(m.byToken[e.Token], func(v DEKID) bool { return v == id })
+		}
+	}
+	if len(m.byToken[token]) == 0 {
+		delete(m.byToken, token)
 	}
 	subs := m.subscribers()
 	m.mu.Unlock()
@@ -166,3 +173,5 @@ func notify(subs []func(Change), c Change) {
 		fn(c)
 	}
 }
+
+func bySeq(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) }

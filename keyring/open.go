@@ -22,8 +22,9 @@ func (r *Ring) Open(ctx context.Context, d envelope.Descriptor, desc, dst, seale
 	return dek.Open(dst, sealed, desc, b)
 }
 
-// DEK returns the DEK that d names, from the cache or by unwrapping it.
-func (r *Ring) DEK(ctx context.Context, d envelope.Descriptor) (*envelope.DEK, error) {
+// streamDEK returns the stream DEK that d names, from the cache or by
+// unwrapping it.
+func (r *Ring) streamDEK(ctx context.Context, d envelope.Descriptor) (*envelope.DEK, error) {
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}

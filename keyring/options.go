@@ -42,6 +42,8 @@ type config struct {
 	wrapContext    kms.EncryptionContext
 	logger         *slog.Logger
 	now            func() time.Time
+	subject        subjectConfig
+	audit          auditConfig
 }
 
 func defaultConfig() config {
@@ -56,6 +58,8 @@ func defaultConfig() config {
 		wrapContext:    kms.EncryptionContext{"kenvelope": "stream-dek"},
 		logger:         slog.New(slog.DiscardHandler),
 		now:            time.Now,
+		subject:        defaultSubjectConfig(),
+		audit:          defaultAuditConfig(),
 	}
 }
 
@@ -109,6 +113,9 @@ func WrapContext(ec kms.EncryptionContext) Opt {
 func WithLogger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
 
 func (c *config) validate() error {
+	if err := c.validateSubject(); err != nil {
+		return err
+	}
 	switch {
 	case c.maxRecords == 0 || c.maxRecords > MaxRecordsLimit:
 		return fmt.Errorf("keyring: MaxRecords %d out of range, want 1 to 2^32", c.maxRecords)

@@ -21,6 +21,8 @@ type Ring struct {
 	slotList []*slot
 	cache    *dekCache
 	unwrap   flight
+	subj     *subjects // nil without WithKeyStore
+	aud      *auditor
 
 	closed    atomic.Bool
 	stop      chan struct{}
@@ -72,6 +74,7 @@ func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
 		r.done.Add(1)
 		go r.watchRotation()
 	}
+	r.startSubjects()
 	return r, nil
 }
 

@@ -44,6 +44,7 @@ func (r *Ring) checkRotation() {
 			a.retire()
 			r.cfg.logger.Info("kenvelope: KEK rotated, replacing stream DEK", "kek", name,
 				"old_version", a.kekVersion, "new_version", primary)
+			r.auditRotated(name, primary)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kenvelope/kenvelope/envelope"
@@ -135,3 +136,14 @@ var (
 	// store could not be confirmed current within its staleness bound.
 	ErrStoreStale = errors.New("keyring: key store view is out of date; subject keys are unavailable until it catches up")
 )
+
+// ParseDEKID parses a DEK id written by DEKID.String.
+func ParseDEKID(s string) (DEKID, error) {
+	var id DEKID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("keyring: invalid DEK id %q, want %d hexadecimal digits", s, 2*len(id))
+	}
+	copy(id[:], b)
+	return id, nil
+}

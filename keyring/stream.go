@@ -170,6 +170,7 @@ func (r *Ring) newActive(ctx context.Context, kekName string) (*activeDEK, error
 	// A process that reads its own records needs no unwrap.
 	r.cache.add(kekName, w.Version, w.Ciphertext, dek)
 	r.cfg.logger.Info("kenvelope: created stream DEK", "kek", kekName, "kek_version", w.Version)
+	r.auditStreamCreated(kekName, w.Version, w.Ciphertext)
 	return a, nil
 }
 

@@ -64,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", flags.Name(), err)
+		return 2
+	}
 	if flags.NArg() > 0 || cfg.limit < 0 || cfg.timeout < 0 {
 		fmt.Fprintln(stderr, "consumer: want no arguments, and -n and -timeout not negative")
 		return 2

@@ -66,11 +66,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg config
 	flags := flag.NewFlagSet("producer", flag.ContinueOnError)
 	flags.SetOutput(stderr)
+	cfg.CreateKEKFile = true
 	cfg.Register(flags)
 	flags.StringVar(&cfg.fhirDir, "fhir", "", "read FHIR R4 Bundles from the *.json files in this `directory` (default: generate patients)")
 	flags.IntVar(&cfg.patients, "patients", 5, "number of synthetic patients to generate without -fhir")
 	flags.DurationVar(&cfg.timeout, "timeout", time.Minute, "give up after this `duration`")
 	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", flags.Name(), err)
 		return 2
 	}
 	if flags.NArg() > 0 || cfg.timeout <= 0 {

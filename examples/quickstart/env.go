@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kenvelope/kenvelope/kafka"
 	"github.com/kenvelope/kenvelope/keyring"
 	"github.com/kenvelope/kenvelope/kms"
 	"github.com/kenvelope/kenvelope/kms/keyfile"
@@ -28,6 +29,9 @@ type env struct {
 	brokers []string
 	keyDir  string
 	ring    *keyring.Ring
+	// recordOpts are given to both producer and consumer; -fields sets
+	// them (fields.go).
+	recordOpts []kafka.RecordOpt
 }
 
 // start starts a one-broker kfake cluster with topic, creates a KEK in a

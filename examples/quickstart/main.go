@@ -7,11 +7,15 @@
 //
 // Usage:
 //
-//	go run ./examples/quickstart [-fhir DIR] [-topic NAME] [-v]
+//	go run ./examples/quickstart [-fhir DIR] [-topic NAME] [-fields] [-v]
 //
 // -fhir reads every *.json file in DIR as a FHIR Bundle and produces each
 // entry's resource as one record, keyed by the id of the patient it belongs
 // to. Without -fhir the program generates a few synthetic patients.
+//
+// -fields encrypts only the identifying fields of each resource (see
+// fields.go) and replaces each record key with its AES-SIV token, so the
+// stored record shows which fields stay readable.
 //
 // The last line on standard output is the summary, such as
 //
@@ -59,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := flags.String("fhir", "", "read FHIR R4 Bundles from the *.json files in this `directory` (default: generate synthetic patients)")
 	topic := flags.String("topic", "fhir.r4", "topic to produce to and consume from")
 	verbose := flags.Bool("v", false, "log debug messages, franz-go's included")
+	withFields := flags.Bool("fields", false, "encrypt only the identifying fields of each resource and replace keys with tokens (see fields.go)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -73,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 
-	if err := roundTrip(ctx, log, stdout, *dir, *topic); err != nil {
+	if err := roundTrip(ctx, log, stdout, *dir, *topic, *withFields); err != nil {
 		log.Error("quickstart failed", "error", err)
 		return 1
 	}
@@ -82,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // roundTrip runs the quickstart and prints the summary line. It returns an
 // error for any failure, mismatch or missing record.
-func roundTrip(ctx context.Context, log *slog.Logger, stdout io.Writer, dir, topic string) error {
+func roundTrip(ctx context.Context, log *slog.Logger, stdout io.Writer, dir, topic string, withFields bool) error {
 	resources, err := cli.LoadResources(dir, generatedPatients)
 	if err != nil {
 		return err
@@ -96,6 +101,11 @@ func roundTrip(ctx context.Context, log *slog.Logger, stdout io.Writer, dir, top
 		return err
 	}
 	defer env.close(log)
+	if withFields {
+		if err := useFields(env, resources); err != nil {
+			return err
+		}
+	}
 
 	began := time.Now()
 	sent, produceErr := produceAll(ctx, log, env, topic, resources)

@@ -35,7 +35,11 @@ func produceAll(ctx context.Context, log *slog.Logger, e *env, topic string, res
 	}
 	defer client.Close()
 
-	producer, err := kafka.NewProducer(client, e.ring, kafka.KEK(kekName), kafka.WithProducerLogger(log))
+	opts := []kafka.ProducerOpt{kafka.KEK(kekName), kafka.WithProducerLogger(log)}
+	for _, o := range e.recordOpts {
+		opts = append(opts, o)
+	}
+	producer, err := kafka.NewProducer(client, e.ring, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,9 @@ func showStored(ctx context.Context, w io.Writer, brokers []string, topic string
 }
 
 func printStored(w io.Writer, r *kgo.Record) error {
+	if isFieldsRecord(r) {
+		return printFieldsRecord(w, r)
+	}
 	fmt.Fprintf(w, "One record as the broker stores it (topic %s, partition %d, offset %d):\n", r.Topic, r.Partition, r.Offset)
 	fmt.Fprintf(w, "  key        %d bytes, in clear text (the patient id)\n", len(r.Key))
 

@@ -65,8 +65,11 @@ func verifyAll(ctx context.Context, log *slog.Logger, e *env, topic string, reso
 
 	// Skip, not the default Fail, so that one bad record is counted and
 	// the check goes on to the rest.
-	consumer, err := kafka.NewConsumer(client, e.ring, kafka.WithConsumerLogger(log),
-		kafka.OnDecryptError(kafka.Skip(c.skipped)))
+	opts := []kafka.ConsumerOpt{kafka.WithConsumerLogger(log), kafka.OnDecryptError(kafka.Skip(c.skipped))}
+	for _, o := range e.recordOpts {
+		opts = append(opts, o)
+	}
+	consumer, err := kafka.NewConsumer(client, e.ring, opts...)
 	if err != nil {
 		return c.finish(), err
 	}

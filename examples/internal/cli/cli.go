@@ -54,14 +54,15 @@ func Brokers(list string) ([]string, error) {
 }
 
 // OpenKEK opens the KEK that exactly one of file (a keyfile path, created
-// when missing) or uri (a key URI of any registered scheme) names, with
-// the logical name recorded in descriptors. Call CloseKEK when done.
-func OpenKEK(ctx context.Context, file, uri, name string) (kms.KEK, error) {
+// when missing if create is true) or uri (a key URI of any registered
+// scheme) names, with the logical name recorded in descriptors. Call
+// CloseKEK when done.
+func OpenKEK(ctx context.Context, file, uri, name string, create bool) (kms.KEK, error) {
 	switch {
 	case file != "" && uri != "":
 		return nil, errors.New("set -kek-file or -kek, not both")
 	case file != "":
-		k, err := keyfile.Open(file, name)
+		k, err := keyfile.Open(file, name, keyfile.CreateMissing(create))
 		if err != nil {
 			return nil, err
 		}

@@ -38,11 +38,11 @@ func TestOpenKEK(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kek.json")
 
-	k, err := cli.OpenKEK(ctx, path, "", "default")
+	k, err := cli.OpenKEK(ctx, path, "", "default", true)
 	if err != nil || k.Name() != "default" {
 		t.Fatalf("OpenKEK(file) = %v, %v, want KEK default", k, err)
 	}
-	k, err = cli.OpenKEK(ctx, "", "keyfile://"+path, "default")
+	k, err = cli.OpenKEK(ctx, "", "keyfile://"+path, "default", true)
 	if err != nil || k.Name() != "default" {
 		t.Fatalf("OpenKEK(uri) = %v, %v, want KEK default", k, err)
 	}
@@ -63,7 +63,7 @@ func TestOpenKEKInvalid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cli.OpenKEK(ctx, tc.file, tc.uri, "default")
+			_, err := cli.OpenKEK(ctx, tc.file, tc.uri, "default", true)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("OpenKEK err = %v, want %q", err, tc.want)
 			}
@@ -75,7 +75,7 @@ func TestOpenKEKSchemes(t *testing.T) {
 	// Each backend that the examples import must have registered its
 	// scheme, so a URI without a key fails in the backend, not in kms.Open.
 	for _, uri := range []string{"aws-kms://", "gcp-kms://", "hcvault://", "tink-keyset://"} {
-		_, err := cli.OpenKEK(context.Background(), "", uri, "default")
+		_, err := cli.OpenKEK(context.Background(), "", uri, "default", true)
 		if err == nil || strings.Contains(err.Error(), "no backend registered") {
 			t.Errorf("OpenKEK(%q) err = %v, want a backend error", uri, err)
 		}

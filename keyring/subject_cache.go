@@ -1,0 +1,162 @@
+package keyring
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kenvelope/kenvelope/envelope"
+)
+
+// subjectDEK is an unwrapped subject DEK with its usage counters. One
+// object per DEK id is shared by the sealing and the opening paths, so
+// its counters survive revalidation.
+type subjectDEK struct {
+	entry Entry
+	dek   *envelope.DEK
+	// descs holds the encoded descriptor for each payload kind.
+	descs   [envelope.PayloadHeader + 1][]byte
+	records atomic.Uint64
+	bytes   atomic.Uint64
+	// exhausted is set when a limit is reached; the next seal creates
+	// the next generation.
+	exhausted atomic.Bool
+	// dead is set when the store reports the entry deleted.
+	dead atomic.Bool
+	// expires is when the entry must be checked against the store again,
+	// in Unix nanoseconds.
+	expires atomic.Int64
+}
+
+func newSubjectDEK(e Entry, dek *envelope.DEK) (*subjectDEK, error) {
+	s := &subjectDEK{entry: e, dek: dek}
+	for p := envelope.PayloadValue; p <= envelope.PayloadHeader; p++ {
+		d := envelope.Descriptor{Algorithm: envelope.AES256GCM, Scope: envelope.ScopeSubject, Payload: p,
+			KEKName: e.KEKName, KEKVersion: e.KEKVersion, KeyRef: e.ID[:]}
+		var err error
+		if s.descs[p], err = d.Marshal(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// reserve counts one value of n bytes against s's limits and reports
+// whether s may seal it at now.
+func (s *subjectDEK) reserve(n int, c *config, now time.Time) bool {
+	if s.dead.Load() || s.exhausted.Load() || now.UnixNano() >= s.expires.Load() {
+		return false
+	}
+	if now.Sub(s.entry.Created) >= c.subject.maxAge {
+		s.exhausted.Store(true)
+		return false
+	}
+	if s.records.Add(1) > c.maxRecords || s.bytes.Add(uint64(n)) > c.maxBytes {
+		s.exhausted.Store(true)
+		return false
+	}
+	return true
+}
+
+type activeKey struct {
+	token Token
+	kek   string
+}
+
+// subjectCache holds the subject DEKs of one Ring: by id for opening, and
+// the current one per subject and KEK for sealing. Both maps are bounded
+// by the same size and evict expired entries first.
+type subjectCache struct {
+	mu     sync.RWMutex
+	max    int
+	byID   map[DEKID]*subjectDEK
+	active map[activeKey]*subjectDEK
+}
+
+func newSubjectCache(max int) *subjectCache {
+	return &subjectCache{max: max, byID: map[DEKID]*subjectDEK{}, active: map[activeKey]*subjectDEK{}}
+}
+
+func (c *subjectCache) current(k activeKey) *subjectDEK {
+	c.mu.RLock()
+	s := c.active[k]
+	c.mu.RUnlock()
+	return s
+}
+
+func (c *subjectCache) get(id DEKID) *subjectDEK {
+	c.mu.RLock()
+	s := c.byID[id]
+	c.mu.RUnlock()
+	return s
+}
+
+// add caches s by id and, when sealing is true, as the current DEK of its
+// subject and KEK.
+func (c *subjectCache) add(s *subjectDEK, sealing bool, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.byID) >= c.max {
+		c.shrink(now)
+	}
+	c.byID[s.entry.ID] = s
+	if sealing {
+		c.active[activeKey{s.entry.Token, s.entry.KEKName}] = s
+	}
+}
+
+// shrink drops expired and dead entries and, if that is not enough, an
+// eighth of the cache chosen by map order. c.mu is held.
+func (c *subjectCache) shrink(now time.Time) {
+	n := now.UnixNano()
+	for id, s := range c.byID {
+		if s.dead.Load() || s.expires.Load() <= n {
+			c.drop(id, s)
+		}
+	}
+	for id, s := range c.byID {
+		if len(c.byID) <= c.max-c.max/8-1 {
+			break
+		}
+		c.drop(id, s)
+	}
+}
+
+func (c *subjectCache) drop(id DEKID, s *subjectDEK) {
+	delete(c.byID, id)
+	k := activeKey{s.entry.Token, s.entry.KEKName}
+	if c.active[k] == s {
+		delete(c.active, k)
+	}
+}
+
+// forget marks the DEK with id dead and drops it.
+func (c *subjectCache) forget(id DEKID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.byID[id]; ok {
+		s.dead.Store(true)
+		c.drop(id, s)
+	}
+}
+
+// expireSubject makes the next seal for token under each of keks check the
+// store again.
+func (c *subjectCache) expireSubject(token Token, keks []string) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, kek := range keks {
+		if s := c.active[activeKey{token, kek}]; s != nil {
+			s.expires.Store(0)
+		}
+	}
+}
+
+func (c *subjectCache) purge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, s := range c.byID {
+		s.dead.Store(true)
+		c.drop(id, s)
+	}
+}
