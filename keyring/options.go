@@ -40,6 +40,7 @@ type config struct {
 	cacheSize      int
 	cacheTTL       time.Duration
 	wrapContext    kms.EncryptionContext
+	verifyWraps    bool
 	logger         *slog.Logger
 	now            func() time.Time
 	subject        subjectConfig
@@ -56,6 +57,7 @@ func defaultConfig() config {
 		cacheSize:      DefaultCacheSize,
 		cacheTTL:       DefaultCacheTTL,
 		wrapContext:    kms.EncryptionContext{"kenvelope": "stream-dek"},
+		verifyWraps:    true,
 		logger:         slog.New(slog.DiscardHandler),
 		now:            time.Now,
 		subject:        defaultSubjectConfig(),
@@ -88,7 +90,8 @@ func RotationCheck(d time.Duration) Opt { return optFunc(func(c *config) { c.rot
 
 // FailureBackoff sets how long a failed wrap or unwrap is remembered, so
 // that a KMS outage is not hammered by every record. Default 100ms: short
-// enough that the first call after the KMS recovers succeeds.
+// enough that a call made once the KMS has recovered and the back-off has
+// passed succeeds, with no restart.
 func FailureBackoff(d time.Duration) Opt { return optFunc(func(c *config) { c.failureBackoff = d }) }
 
 // CacheSize sets how many unwrapped DEKs the decryption cache keeps.
@@ -106,6 +109,13 @@ func CacheTTL(d time.Duration) Opt { return optFunc(func(c *config) { c.cacheTTL
 func WrapContext(ec kms.EncryptionContext) Opt {
 	return optFunc(func(c *config) { c.wrapContext = ec })
 }
+
+// VerifyWraps sets whether the Ring unwraps each new wrapped DEK and
+// compares it with the DEK before using it, so that a KMS returning a
+// wrong wrapped key without an error fails at once rather than leaving
+// records nobody can read. Default true: it costs one unwrap per new DEK,
+// which is one per MaxRecords records at most.
+func VerifyWraps(verify bool) Opt { return optFunc(func(c *config) { c.verifyWraps = verify }) }
 
 // WithLogger sets the logger for DEK creation, rotation and KMS failures.
 // It receives KEK names, versions and counts, never keys or values.

@@ -256,3 +256,20 @@ func TestDestroyedCachedDEK(t *testing.T) {
 		t.Logf("Open() err = %v", err)
 	}
 }
+
+// swappingKEK wraps a fresh random key instead of the one it is given, as
+// a faulty KMS might; a test double because no real KMS does this on
+// demand.
+type swappingKEK struct{ kms.KEK }
+
+func (s swappingKEK) Wrap(ctx context.Context, dek []byte, ec kms.EncryptionContext) (kms.Wrapped, error) {
+	return s.KEK.Wrap(ctx, envelope.NewDEK().Bytes(), ec)
+}
+
+func TestSealRejectsWrongWrappedKey(t *testing.T) {
+	r := newRing(t, []kms.KEK{swappingKEK{newKEK(t, "patients")}})
+	_, _, err := r.Seal(context.Background(), "patients", envelope.PayloadValue, nil, []byte("v"), binding)
+	if !errors.Is(err, kms.ErrInvalidResponse) {
+		t.Fatalf("Seal() with a KMS that wraps another key err = %v, want ErrInvalidResponse", err)
+	}
+}

@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sync"
@@ -148,14 +149,13 @@ func (r *Ring) newActive(ctx context.Context, kekName string) (*activeDEK, error
 	kek := r.keks[kekName]
 	dek := envelope.NewDEK()
 	raw := dek.Bytes()
+	defer clear(raw)
 	w, err := kek.Wrap(ctx, raw, r.cfg.wrapContext)
-	clear(raw)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: wrap new DEK: %w", err)
 	}
-	if len(w.Ciphertext) == 0 || len(w.Ciphertext) > envelope.MaxEDEKLen {
-		return nil, &kms.Error{Op: kms.OpWrap, KEK: kekName, Version: w.Version, Kind: kms.ErrInvalidResponse,
-			Cause: fmt.Errorf("wrapped key is %d bytes, want 1 to %d", len(w.Ciphertext), envelope.MaxEDEKLen)}
+	if err := r.checkWrapped(ctx, kek, w, raw); err != nil {
+		return nil, err
 	}
 
 	a := &activeDEK{dek: dek, kekVersion: w.Version, edek: w.Ciphertext}
@@ -209,4 +209,30 @@ func (r *Ring) DescriptorLen(kekName string) int {
 		}
 	}
 	return envelope.MaxDescriptorLen
+}
+
+// checkWrapped rejects a wrapped key that a KMS returned without an error
+// but that no reader could use: empty, longer than a descriptor can carry
+// or, unless VerifyWraps(false), one that does not unwrap to raw. Records
+// sealed under such a key would be unreadable, so it must fail here, before
+// any record is sent.
+func (r *Ring) checkWrapped(ctx context.Context, kek kms.KEK, w kms.Wrapped, raw []byte) error {
+	invalid := func(cause error) error {
+		return &kms.Error{Op: kms.OpWrap, KEK: kek.Name(), Version: w.Version, Kind: kms.ErrInvalidResponse, Cause: cause}
+	}
+	if len(w.Ciphertext) == 0 || len(w.Ciphertext) > envelope.MaxEDEKLen {
+		return invalid(fmt.Errorf("wrapped key is %d bytes, want 1 to %d", len(w.Ciphertext), envelope.MaxEDEKLen))
+	}
+	if !r.cfg.verifyWraps {
+		return nil
+	}
+	back, err := kek.Unwrap(ctx, w, r.cfg.wrapContext)
+	defer clear(back)
+	if err != nil {
+		return fmt.Errorf("keyring: verify new wrapped DEK: %w", err)
+	}
+	if subtle.ConstantTimeCompare(back, raw) != 1 {
+		return invalid(errors.New("wrapped key does not unwrap to the key that was wrapped"))
+	}
+	return nil
 }

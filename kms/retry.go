@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -16,6 +17,10 @@ type RetryPolicy struct {
 	Initial time.Duration
 	// Max caps each back-off. Zero means 2s.
 	Max time.Duration
+	// AttemptTimeout bounds each call, so that one hanging request does
+	// not use up the caller's whole deadline. An attempt that times out
+	// fails with ErrUnavailable and is retried. Zero means 10s.
+	AttemptTimeout time.Duration
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -27,6 +32,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Max <= 0 {
 		p.Max = 2 * time.Second
+	}
+	if p.AttemptTimeout <= 0 {
+		p.AttemptTimeout = 10 * time.Second
 	}
 	return p
 }
@@ -52,7 +60,7 @@ func (r *retryKEK) Name() string { return r.kek.Name() }
 
 func (r *retryKEK) Wrap(ctx context.Context, dek []byte, ec EncryptionContext) (Wrapped, error) {
 	var w Wrapped
-	err := r.do(ctx, func() (err error) {
+	err := r.do(ctx, OpWrap, func(ctx context.Context) (err error) {
 		w, err = r.kek.Wrap(ctx, dek, ec)
 		return err
 	})
@@ -61,7 +69,7 @@ func (r *retryKEK) Wrap(ctx context.Context, dek []byte, ec EncryptionContext) (
 
 func (r *retryKEK) Unwrap(ctx context.Context, w Wrapped, ec EncryptionContext) ([]byte, error) {
 	var dek []byte
-	err := r.do(ctx, func() (err error) {
+	err := r.do(ctx, OpUnwrap, func(ctx context.Context) (err error) {
 		dek, err = r.kek.Unwrap(ctx, w, ec)
 		return err
 	})
@@ -70,10 +78,10 @@ func (r *retryKEK) Unwrap(ctx context.Context, w Wrapped, ec EncryptionContext) 
 
 // do calls f until it succeeds, fails permanently, runs out of attempts or
 // ctx ends. It returns f's last error, never the sleep's.
-func (r *retryKEK) do(ctx context.Context, f func() error) error {
+func (r *retryKEK) do(ctx context.Context, op Op, f func(context.Context) error) error {
 	backoff := r.p.Initial
 	for attempt := 1; ; attempt++ {
-		err := f()
+		err := r.attempt(ctx, op, f)
 		if err == nil || !IsRetryable(err) || attempt >= r.p.Attempts {
 			return err
 		}
@@ -89,6 +97,20 @@ func (r *retryKEK) do(ctx context.Context, f func() error) error {
 	}
 }
 
+// attempt calls f with a context bounded by AttemptTimeout. When that
+// bound, not the caller's context, ended the call, the error becomes a
+// retryable ErrUnavailable.
+func (r *retryKEK) attempt(ctx context.Context, op Op, f func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, r.p.AttemptTimeout)
+	defer cancel()
+	err := f(actx)
+	if err != nil && ctx.Err() == nil && actx.Err() != nil && !IsRetryable(err) {
+		return &Error{Op: op, KEK: r.kek.Name(), Kind: ErrUnavailable,
+			Cause: fmt.Errorf("kms call timed out after %v: %w", r.p.AttemptTimeout, err)}
+	}
+	return err
+}
+
 type retryVersioned struct {
 	*retryKEK
 	v Versioned
@@ -96,7 +118,7 @@ type retryVersioned struct {
 
 func (r *retryVersioned) PrimaryVersion(ctx context.Context) (uint32, error) {
 	var v uint32
-	err := r.do(ctx, func() (err error) {
+	err := r.do(ctx, OpVersion, func(ctx context.Context) (err error) {
 		v, err = r.v.PrimaryVersion(ctx)
 		return err
 	})
