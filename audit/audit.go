@@ -1,7 +1,7 @@
-// Package audit defines the security events that kenvelope records, the
-// Sink interface that receives them, and a default sink that writes each
-// event as one JSON line through log/slog, chained by SHA-256 so that a
-// deleted or altered line is detectable with Verify.
+// Package audit defines the security events that kenvelope records and the
+// Sink interface that receives them. The default sink, LogSink, writes each
+// event as one JSON line through log/slog. Its lines are chained by SHA-256,
+// so Verify detects a deleted or altered line.
 //
 // Events carry times, the configured principal, topics, KEK names and key
 // ids (hexadecimal DEK ids), never subject identifiers, record keys or
@@ -25,7 +25,7 @@ const (
 	DEKUnwrapped Kind = "dek.unwrapped"
 	// DEKDenied: decryption was refused because authentication failed, the
 	// KEK version was destroyed or disabled, the KMS denied access, or the
-	// subject DEK was shredded. Reason says which.
+	// subject DEK was shredded. Reason names the cause.
 	DEKDenied Kind = "dek.denied"
 	// KEKRotated: a KEK's primary version changed and new DEKs use it.
 	KEKRotated Kind = "kek.rotated"

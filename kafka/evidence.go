@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/kenvelope/kenvelope/audit"
@@ -82,10 +83,20 @@ func (e *Evidence) digest() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// evidenceMu serialises AppendEvidence within the process, so that two
+// purges cannot chain to the same document.
+var evidenceMu sync.Mutex
+
 // AppendEvidence chains e to the last document in the JSON-lines file at
 // path, creating the file (mode 0600) if it is missing, and appends it. It
-// verifies the existing chain first and refuses to extend a broken one.
+// verifies the existing chain first and rejects a broken one.
+//
+// NOTE: the file is not locked against other processes. Two processes that
+// append to one file at once can fork the chain, which VerifyEvidence then
+// reports; let one process write each evidence file.
 func AppendEvidence(path string, e *Evidence) error {
+	evidenceMu.Lock()
+	defer evidenceMu.Unlock()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("kenvelope: open evidence file: %w", err)

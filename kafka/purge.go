@@ -14,7 +14,7 @@ import (
 	"github.com/kenvelope/kenvelope/keyring"
 )
 
-// PurgeRequest asks for one purge. Exactly one of Subject and Before is
+// PurgeRequest is one purge to run. Exactly one of Subject and Before is
 // set.
 type PurgeRequest struct {
 	// Subject is the data subject whose DEKs are shredded, as given to
@@ -41,7 +41,7 @@ type PurgeRequest struct {
 	Release bool
 }
 
-// Verification is what a purge's scans found.
+// Verification is the result of a purge's scans.
 type Verification struct {
 	ScannedAt time.Time `json:"scanned_at"`
 	// Records is how many records the topic scan read; Matched how many
@@ -139,11 +139,12 @@ func (req *PurgeRequest) validate() error {
 	return nil
 }
 
-// Purge runs req: for a subject it quarantines it, so that no process
-// produces for it during the purge, and shreds its DEKs; for a cut-off it
-// shreds the DEKs replaced before it. It then deletes records if asked,
-// verifies, and writes the evidence. It returns the evidence with an error
-// when verification finds a record that still decrypts.
+// Purge runs req. For a subject it quarantines the subject, so that no
+// process produces for it during the purge, and shreds its DEKs. For a
+// cut-off it shreds the DEKs replaced before it. Purge then deletes
+// records if requested, verifies, and writes the evidence. It returns the
+// evidence with an error when verification finds a record that still
+// decrypts.
 func (p *Purger) Purge(ctx context.Context, req PurgeRequest) (*Evidence, error) {
 	if err := req.validate(); err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 
 // Verify scans topics from their start to their current end and counts the
 // records sealed under one of ids, and which of those still decrypt. It
-// then asks the key store which ids still have a wrapped key on its
+// then reads from the key store which ids still have a wrapped key on its
 // storage. Run it again later to see compaction complete.
 func (p *Purger) Verify(ctx context.Context, ids []keyring.DEKID, topics []string) (Verification, error) {
 	v := Verification{ScannedAt: p.cfg.now().UTC(), StillDecrypting: []RecordRef{}, StoreResidue: []string{}}
@@ -81,6 +81,7 @@ func (p *Purger) scan(ctx context.Context, topics []string, fn func(*kgo.Record)
 		return fmt.Errorf("kenvelope: create scan client: %w", err)
 	}
 	defer admin.Close()
+
 	adm := kadm.NewClient(admin)
 	starts, err := adm.ListStartOffsets(ctx, topics...)
 	if err == nil {
@@ -96,6 +97,7 @@ func (p *Purger) scan(ctx context.Context, topics []string, fn func(*kgo.Record)
 	if err != nil {
 		return fmt.Errorf("kenvelope: list end offsets: %w", err)
 	}
+
 	parts := map[string]map[int32]kgo.Offset{}
 	left := map[string]map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -111,6 +113,7 @@ func (p *Purger) scan(ctx context.Context, topics []string, fn func(*kgo.Record)
 	if len(parts) == 0 {
 		return nil
 	}
+
 	// Control records (transaction markers) are kept so that a partition
 	// whose last offset is a marker is seen to end.
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), p.clientOpts...), kgo.ConsumePartitions(parts), kgo.KeepControlRecords())...)

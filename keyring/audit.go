@@ -52,7 +52,7 @@ func newAuditor(cfg auditConfig, now func() time.Time, logger *slog.Logger) *aud
 func (a *auditor) enabled() bool { return a.cfg.sink != nil }
 
 // emit stamps e with the time and principal and writes it. A sink error
-// is logged, not returned: auditing never blocks decryption.
+// is logged and not returned, so a failing sink does not stop decryption.
 func (a *auditor) emit(ctx context.Context, e audit.Event) {
 	if !a.enabled() {
 		return
@@ -118,7 +118,7 @@ func denyReason(err error) string {
 // whose descriptor is d (nil when it could not be parsed), was refused
 // with err. Errors that are not a denial of access, such as a KMS outage,
 // are ignored. The first denial per key, topic and reason is written at
-// once with its record position; repeats within the same AuditInterval
+// once with its record position. Repeats within the same AuditInterval
 // are counted and written as one event at its end. Consumers call it for every record they cannot decrypt.
 func (r *Ring) AuditDenied(ctx context.Context, topic string, partition int32, offset int64, d *envelope.Descriptor, err error) {
 	a := r.aud

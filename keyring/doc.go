@@ -29,4 +29,32 @@
 // whose DEK is cached still decrypt; a destroyed KEK stops decryption of
 // cached DEKs only when their TTL expires, which is why the default TTL is
 // minutes, not hours.
+//
+// # Subject keys
+//
+// With WithKeyStore, SealSubject seals under one DEK per data subject (a
+// patient) and KEK, kept wrapped by the KEK in a KeyStore that every
+// process shares (MemoryStore, or keyring/kafkastore on a compacted
+// topic). The descriptor carries only the DEK's random 16-byte id. The
+// subject identifier is turned into a token, HMAC-SHA-256 under a token
+// key that is itself wrapped by a KEK and kept in the store, so the store
+// holds no identifier. When two processes create a subject's DEK at once,
+// both use the one the store ordered first.
+//
+// Shred deletes a subject's DEKs. This Ring forgets them at once; other
+// Rings forget them when their store reports the deletion, and at the
+// latest after SubjectCacheTTL plus the store's staleness bound, because a
+// cached subject DEK is checked against the store every SubjectCacheTTL
+// and a store that cannot confirm it is current fails closed. Records
+// sealed under a shredded DEK then fail with *ShreddedError. Quarantine
+// stops sealing for a subject, ShredBefore shreds replaced generations
+// (retention), and Rewrap wraps every stored key under the KEK's newest
+// version without touching records.
+//
+// # Audit
+//
+// With WithAudit, the Ring writes audit events (package audit): DEK
+// creation, KEK rotation, rewrap and shredding at once, DEK uses and
+// repeated denials aggregated per AuditInterval. Events carry key ids,
+// KEK names, topics and the Principal, never subject identifiers.
 package keyring

@@ -11,7 +11,7 @@ import (
 
 // MemoryStore is a KeyStore in memory, shared by the Rings of one process.
 // Use it in tests and in programs whose producers and consumers all run in
-// one process. Delete forgets an entry at once, so Residue is always empty.
+// one process. Delete removes an entry at once, so Residue is always empty.
 type MemoryStore struct {
 	mu          sync.Mutex
 	seq         int64

@@ -66,6 +66,7 @@ func (r *Ring) Rewrap(ctx context.Context, opts ...RewrapOpt) (RewrapResult, err
 	if r.subj == nil {
 		return res, ErrNoKeyStore
 	}
+
 	primaries, err := r.primaryVersions(ctx, cfg.kek)
 	if err != nil {
 		return res, err
@@ -78,6 +79,7 @@ func (r *Ring) Rewrap(ctx context.Context, opts ...RewrapOpt) (RewrapResult, err
 	if err != nil {
 		return res, fmt.Errorf("keyring: read key store: %w", err)
 	}
+
 	var errs []error
 	for _, e := range entries {
 		if ctx.Err() != nil {
@@ -88,6 +90,7 @@ func (r *Ring) Rewrap(ctx context.Context, opts ...RewrapOpt) (RewrapResult, err
 			errs = append(errs, err)
 		}
 	}
+
 	r.aud.emit(ctx, audit.Event{Kind: audit.Rewrap, KEK: cfg.kek, Count: int64(res.Rewrapped)})
 	r.cfg.logger.Info("kenvelope: rewrap finished", "scanned", res.Scanned, "rewrapped", res.Rewrapped,
 		"current", res.Current, "skipped", res.Skipped, "failed", res.Failed)
@@ -133,6 +136,7 @@ func (r *Ring) rewrapEntry(ctx context.Context, e Entry, cfg rewrapConfig, prima
 		res.Current++
 		return nil
 	}
+
 	raw, err := kek.Unwrap(ctx, kms.Wrapped{Version: e.KEKVersion, Ciphertext: e.EDEK}, entryContext(e))
 	if err != nil {
 		res.Failed++
@@ -144,6 +148,7 @@ func (r *Ring) rewrapEntry(ctx context.Context, e Entry, cfg rewrapConfig, prima
 		res.Failed++
 		return fmt.Errorf("keyring: rewrap %s: wrap: %w", e.ID, err)
 	}
+
 	e.KEKVersion, e.EDEK, e.Wrapped = w.Version, w.Ciphertext, r.cfg.now()
 	if err := r.subj.store.Update(ctx, e); err != nil {
 		if errors.Is(err, ErrNotFound) {

@@ -26,10 +26,10 @@ func (s ShredResult) IDStrings() []string {
 }
 
 // Shred deletes every DEK of subject, under every KEK, from the key store
-// (crypto-shredding). This Ring forgets them before Shred returns; other
-// processes that share the store forget them when they read the deletion,
-// and at the latest after SubjectCacheTTL plus the store's staleness
-// bound. Records sealed under them then fail to open with a
+// (crypto-shredding). This Ring drops them from its caches before Shred
+// returns. Other processes that share the store drop them when they read
+// the deletion, and at the latest after SubjectCacheTTL plus the store's
+// staleness bound. Records sealed under them then fail to open with a
 // *ShreddedError. A later SealSubject for the subject creates a new DEK,
 // which cannot open the old records.
 func (r *Ring) Shred(ctx context.Context, subject []byte) (ShredResult, error) {
@@ -76,9 +76,10 @@ func (r *Ring) shredIDs(ctx context.Context, tok Token, ids []DEKID) (ShredResul
 // ShredBefore deletes every subject DEK that was replaced by a newer
 // generation created before cutoff, so records sealed before then become
 // unreadable while each subject's current DEK stays: a retention purge.
-// A process that has not yet learned of the newer generation may seal a
-// few records under the old DEK after it was replaced, for at most
-// SubjectCacheTTL plus the store's staleness bound; those are shredded too.
+// A process that has not yet read the newer generation may seal a few
+// records under the old DEK after it was replaced, for at most
+// SubjectCacheTTL plus the store's staleness bound. Those records are
+// shredded too.
 func (r *Ring) ShredBefore(ctx context.Context, cutoff time.Time) (ShredResult, error) {
 	if r.closed.Load() {
 		return ShredResult{}, ErrClosed

@@ -25,7 +25,7 @@ type Token [32]byte
 // String returns the token in hexadecimal.
 func (t Token) String() string { return hex.EncodeToString(t[:]) }
 
-// EntryKind says what a stored entry holds.
+// EntryKind is the type of key a stored entry contains.
 type EntryKind uint8
 
 const (
@@ -58,7 +58,7 @@ type Entry struct {
 	Seq int64
 }
 
-// ChangeKind says what changed in a KeyStore.
+// ChangeKind is the type of a change in a KeyStore.
 type ChangeKind uint8
 
 const (

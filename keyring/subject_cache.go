@@ -43,6 +43,11 @@ func newSubjectDEK(e Entry, dek *envelope.DEK) (*subjectDEK, error) {
 
 // reserve counts one value of n bytes against s's limits and reports
 // whether s may seal it at now.
+//
+// NOTE: the counters are per process. N processes that seal for the same
+// subject can together seal up to N times MaxRecords under one DEK before
+// each replaces it, so MaxRecords must stay far enough below 2^32 for the
+// number of producer processes (the default 2^24 allows 256).
 func (s *subjectDEK) reserve(n int, c *config, now time.Time) bool {
 	if s.dead.Load() || s.exhausted.Load() || now.UnixNano() >= s.expires.Load() {
 		return false
@@ -122,7 +127,10 @@ func (c *subjectCache) shrink(now time.Time) {
 	}
 }
 
+// drop removes s and marks it dead, so that a hot-cache entry pointing to
+// it, which no store notification can reach any more, is not used again.
 func (c *subjectCache) drop(id DEKID, s *subjectDEK) {
+	s.dead.Store(true)
 	delete(c.byID, id)
 	k := activeKey{s.entry.Token, s.entry.KEKName}
 	if c.active[k] == s {
@@ -135,7 +143,6 @@ func (c *subjectCache) forget(id DEKID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.byID[id]; ok {
-		s.dead.Store(true)
 		c.drop(id, s)
 	}
 }
@@ -156,7 +163,6 @@ func (c *subjectCache) purge() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, s := range c.byID {
-		s.dead.Store(true)
 		c.drop(id, s)
 	}
 }

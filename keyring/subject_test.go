@@ -285,3 +285,24 @@ func TestSubjectKMSOutageFailsClosed(t *testing.T) {
 	}
 	sealSubject(t, r, "Patient/known", []byte("cached DEK needs no KMS"))
 }
+
+func TestSubjectCacheEvictionStillForgetsShred(t *testing.T) {
+	store := keyring.NewMemoryStore()
+	keks := []kms.KEK{newKEK(t, "patients")}
+	producer := newRing(t, keks, keyring.WithKeyStore(store), keyring.SubjectCacheSize(2))
+	admin := newRing(t, keks, keyring.WithKeyStore(store))
+	desc, sealed := sealSubject(t, producer, "Patient/first", []byte("v"))
+	for _, s := range []string{"Patient/x", "Patient/y", "Patient/z"} {
+		sealSubject(t, producer, s, []byte("v")) // evicts Patient/first
+	}
+	if _, err := admin.Shred(context.Background(), []byte("Patient/first")); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := sealSubject(t, producer, "Patient/first", []byte("v"))
+	if dekID(t, again) == dekID(t, desc) {
+		t.Fatal("SealSubject after an eviction and a shred in another ring used the shredded DEK")
+	}
+	if _, err := open(producer, desc, sealed); !errors.Is(err, keyring.ErrShredded) {
+		t.Fatalf("Open(shredded) err = %v, want ErrShredded", err)
+	}
+}

@@ -89,6 +89,7 @@ func consumeAll(ctx context.Context, e *env, r *keyring.Ring, topic string, min 
 		return nil, err
 	}
 	defer cl.Close()
+
 	var seen int64
 	c, err := kafka.NewConsumer(cl, r, kafka.OnDecryptError(kafka.Skip(func(raw *kgo.Record, err error) {
 		seen++
@@ -104,6 +105,7 @@ func consumeAll(ctx context.Context, e *env, r *keyring.Ring, topic string, min 
 	if err != nil {
 		return nil, err
 	}
+
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for seen < max(end, int64(min)) {

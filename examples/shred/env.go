@@ -30,8 +30,9 @@ type config struct {
 	topic    string
 }
 
-// env is what the walk-through starts: a broker, a KEK, an audit log and
-// two "processes", each a keyring with its own key-store reader.
+// env is the set of components the walk-through starts: a broker, a KEK,
+// an audit log and two simulated processes, each a keyring with its own
+// key-store reader.
 type env struct {
 	cluster  *kfake.Cluster
 	opts     []kgo.Opt

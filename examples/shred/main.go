@@ -3,10 +3,10 @@
 // KEK in a temporary key file and a key store on a compacted topic. It
 // produces FHIR R4 resources under subject keys, one DEK per patient, and
 // checks that every record decrypts. Then it purges one patient:
-// quarantine, shred, verification and an evidence document. It shows that
-// the patient's records now fail with "key shredded" in a second consumer
-// process while every other patient's records still decrypt, that the
-// patient gets a new DEK if they return, and that compaction removes the
+// quarantine, shred, verification and an evidence document. In a second
+// consumer process the patient's records now fail with "key shredded",
+// while every other patient's records still decrypt. If the patient
+// returns, a new DEK seals their new records. Last, compaction removes the
 // shredded wrapped key from the store.
 //
 // Usage:

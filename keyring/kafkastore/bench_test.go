@@ -14,11 +14,11 @@ import (
 	"github.com/kenvelope/kenvelope/keyring"
 )
 
-// BenchmarkShredPropagation measures, per iteration, the time from Shred
-// returning in one process to the last of three consumer processes (each a
-// Ring with its own Store reading the topic) refusing a record of the
-// shredded subject whose DEK it had cached. ns/op is the mean; max-ms the
-// worst iteration.
+// BenchmarkShredPropagation measures the time from Shred returning in one
+// process until the last of three consumer processes rejects a record of
+// the shredded subject whose DEK it had cached. Each consumer is a Ring
+// with its own Store reading the topic. ns-to-last-refusal is the mean and
+// max-ms the worst iteration.
 func BenchmarkShredPropagation(b *testing.B) {
 	c := newCluster(b)
 	producer, _ := process(b, c)

@@ -71,12 +71,14 @@ func decodeEntry(b []byte) (keyring.Entry, int64, error) {
 	if e.Kind != keyring.KindSubjectDEK && e.Kind != keyring.KindTokenKey {
 		return e, 0, fmt.Errorf("%w: unknown kind %d", errMalformed, b[1])
 	}
+
 	copy(e.Token[:], b[2:34])
 	e.Generation = binary.BigEndian.Uint32(b[34:])
 	e.KEKVersion = binary.BigEndian.Uint32(b[38:])
 	e.Created = time.UnixMilli(int64(binary.BigEndian.Uint64(b[42:])))
 	e.Wrapped = time.UnixMilli(int64(binary.BigEndian.Uint64(b[50:])))
 	origin := int64(binary.BigEndian.Uint64(b[58:]))
+
 	n := int(b[66])
 	rest := b[67:]
 	if n == 0 || n+2 > len(rest) {

@@ -18,7 +18,7 @@ const (
 
 // TopicConfigs are the settings a new key-store topic is created with.
 // Compaction removes a deleted entry's wrapped key only after its segment
-// is closed, so segment.ms and max.compaction.lag.ms bound how long a
+// is closed. So segment.ms and max.compaction.lag.ms bound how long a
 // shredded EDEK stays on the brokers' disks: about 25 minutes here, plus
 // the log cleaner's own schedule (log.cleaner.backoff.ms, 15 seconds by
 // default in Apache Kafka 3.x). delete.retention.ms keeps tombstones for a
@@ -77,9 +77,9 @@ func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replica
 // TopicConfigs. Default true.
 func CreateTopic(create bool) Opt { return optFunc(func(c *config) { c.create = create }) }
 
-// MaxLag sets the staleness bound: when the Store cannot confirm for this
+// MaxLag sets the staleness bound. When the Store cannot confirm for this
 // long that it has read the topic up to its end, reads fail with
-// keyring.ErrStoreStale, so a process cut off from the topic stops using
+// keyring.ErrStoreStale. A process cut off from the topic then stops using
 // subject keys instead of missing a shred. Default five seconds.
 func MaxLag(d time.Duration) Opt { return optFunc(func(c *config) { c.maxLag = d }) }
 

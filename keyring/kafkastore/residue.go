@@ -12,13 +12,14 @@ import (
 // Residue reads the whole topic as the brokers hold it now and returns
 // those of ids that still have a record carrying their wrapped key. A
 // deleted entry keeps such records until compaction removes them (see
-// TopicConfigs); until then its wrapped key stays on the brokers' disks,
-// readable by anyone who holds both the data and the KEK.
+// TopicConfigs). Until then its wrapped key stays on the brokers' disks,
+// where anyone who holds both the data and the KEK can unwrap it.
 func (s *Store) Residue(ctx context.Context, ids []keyring.DEKID) ([]keyring.DEKID, error) {
 	want := make(map[keyring.DEKID]bool, len(ids))
 	for _, id := range ids {
 		want[id] = false
 	}
+
 	listed, err := s.admin.ListEndOffsets(ctx, s.topic)
 	if err == nil {
 		err = listed.Error()
@@ -36,6 +37,7 @@ func (s *Store) Residue(ctx context.Context, ids []keyring.DEKID) ([]keyring.DEK
 	if len(parts) == 0 {
 		return nil, nil
 	}
+
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), s.clientOpts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: parts}), kgo.FetchMaxWait(s.cfg.fetchMaxWait))...)
 	if err != nil {
@@ -53,6 +55,7 @@ func (s *Store) Residue(ctx context.Context, ids []keyring.DEKID) ([]keyring.DEK
 	}); err != nil {
 		return nil, err
 	}
+
 	var out []keyring.DEKID
 	for _, id := range ids {
 		if want[id] {

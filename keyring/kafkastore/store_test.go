@@ -171,7 +171,7 @@ func TestStoreConcurrentFirstWritesConverge(t *testing.T) {
 			}
 		}
 	}
-	// Losers delete their entries; every process sees that shortly.
+	// Losers delete their entries, and every process reads the deletions shortly.
 	for i, s := range stores {
 		deadline := time.Now().Add(5 * time.Second)
 		for n := countDEKs(t, s); n != 5; n = countDEKs(t, s) {

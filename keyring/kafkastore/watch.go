@@ -12,6 +12,12 @@ import (
 
 // follow reads the topic until ctx ends, applying records to the index and
 // passing the changes to subscribers.
+//
+// NOTE: a reader that falls behind by more than the topic's
+// delete.retention.ms can find a deleted entry's record and its tombstone
+// both compacted away, and then keeps the entry. MaxLag makes such a
+// process fail closed while it lags, but it does not rebuild the index
+// when it catches up; restart a process that lagged that long.
 func (s *Store) follow(ctx context.Context) {
 	defer s.done.Done()
 	for {
