@@ -19,8 +19,9 @@ type Binding struct {
 }
 
 // domain separates kenvelope's associated data from any other use of the
-// same key.
-const domain = "kenvelope/v1 record\x00"
+// same key. It is short because AES-GCM hashes associated data one block
+// at a time, more slowly than it encrypts, and every record pays for it.
+const domain = "kenv/v1\x00"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -45,30 +46,35 @@ func boundPart(descriptor []byte) []byte {
 	return descriptor[:end]
 }
 
-// adLen returns the length of the associated data that appendAD builds.
+// adLen returns an upper bound of the length of the associated data that
+// appendAD builds.
 func adLen(descriptor []byte, b Binding) int {
-	return len(domain) + 4 + len(boundPart(descriptor)) + 4 + len(b.Topic) + 1 + 4 + len(b.Key) + 4 + len(b.Path)
+	const lenMax = binary.MaxVarintLen64
+	return len(domain) + lenMax + len(boundPart(descriptor)) + lenMax + len(b.Topic) + 1 + lenMax + len(b.Key) + lenMax + len(b.Path)
 }
 
 // appendAD appends the associated data for descriptor and b to dst and
-// returns it with the binding check, a CRC-32C of the binding part.
+// returns it with the binding check, a CRC-32C of the binding part. Each
+// variable part is prefixed by its length as an unsigned varint, which
+// keeps the encoding unambiguous and, for the short parts of a record,
+// one byte long.
 func appendAD(dst, descriptor []byte, b Binding) ([]byte, uint32) {
 	bound := boundPart(descriptor)
 	dst = append(dst, domain...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(bound)))
+	dst = binary.AppendUvarint(dst, uint64(len(bound)))
 	dst = append(dst, bound...)
 
 	start := len(dst)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(b.Topic)))
+	dst = binary.AppendUvarint(dst, uint64(len(b.Topic)))
 	dst = append(dst, b.Topic...)
 	if b.Key == nil {
 		dst = append(dst, 0)
 	} else {
 		dst = append(dst, 1)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(len(b.Key)))
+		dst = binary.AppendUvarint(dst, uint64(len(b.Key)))
 		dst = append(dst, b.Key...)
 	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(b.Path)))
+	dst = binary.AppendUvarint(dst, uint64(len(b.Path)))
 	dst = append(dst, b.Path...)
 	return dst, crc32.Checksum(dst[start:], castagnoli)
 }

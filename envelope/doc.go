@@ -31,10 +31,10 @@
 //	binding check (4) || nonce (12) || ciphertext || tag (16)
 //
 // The nonce is random, so one DEK must seal at most 2^32 values (the
-// keyring enforces this). The associated data is a domain string, the
-// descriptor bytes up to the key reference, the topic, the record key (a
-// nil key and an empty key differ) and, for field encryption, the field
-// path. A value moved to another topic, key or field therefore fails to
+// keyring enforces this). The associated data is a short domain string,
+// the descriptor bytes up to the key reference, the topic, the record key
+// (a nil key and an empty key differ) and, for field encryption, the field
+// path, each variable part prefixed by its length as an unsigned varint. A value moved to another topic, key or field therefore fails to
 // open. The key reference itself is not in the associated data: it selects
 // the DEK, so an altered one yields no DEK or a wrong one, and opening
 // fails all the same.
