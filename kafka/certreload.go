@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,28 +12,33 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // certReloader serves the client certificate to TLS handshakes and reloads
 // it from its files when they change, so certificates that live for days
 // can be renewed on disk without restarting the client.
 //
-// Each handshake stats both files, so there is no goroutine and nothing to
-// close. The pair is read again when either file's modification time, size
-// or identity differs from the pair last loaded. The identity is the device
-// and inode, which change when a file is replaced by rename or by a
-// Kubernetes secret's symlink swap. A pair that fails to load (a half-written file, a key that
-// does not match, a certificate already expired or not yet valid) is
-// rejected: the handshake keeps the previous certificate, a warning is
-// logged once per distinct error, and the next handshake tries again.
+// Each handshake stats both files. The pair is read again when either
+// file's modification time, size or identity differs from the pair last
+// loaded. The identity is the device and inode, which change when a file is
+// replaced by rename or by a Kubernetes secret's symlink swap. A pair that
+// fails to load (a half-written file, a key that does not match, a
+// certificate already expired or not yet valid) is rejected: the handshake
+// keeps the previous certificate, a warning is logged once per distinct
+// error, and the next handshake tries again.
 //
 // Connections already open keep the certificate they authenticated with,
 // so work in flight is not interrupted; the new certificate is used from
-// the next connection the client opens.
+// the next connection the client opens. Because a client may keep its
+// connections for longer than the warning window, expiryWatch also runs
+// checkExpiry between handshakes.
 type certReloader struct {
 	certFile, keyFile string
 	warnWithin        time.Duration
 	logger            *slog.Logger
+	now               func() time.Time // time.Now; tests replace it
 
 	mu       sync.Mutex
 	cert     *tls.Certificate // Leaf is always set
@@ -44,8 +50,8 @@ type certReloader struct {
 }
 
 func newCertReloader(certFile, keyFile string, warnWithin time.Duration, logger *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, warnWithin: warnWithin, logger: logger}
-	now := time.Now()
+	r := &certReloader{certFile: certFile, keyFile: keyFile, warnWithin: warnWithin, logger: logger, now: time.Now}
+	now := r.now()
 
 	// Stat before reading, so a change between the two shows up as a
 	// changed file at the next handshake instead of being missed.
@@ -69,19 +75,107 @@ func newCertReloader(certFile, keyFile string, warnWithin time.Duration, logger 
 func (r *certReloader) getClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
+	now := r.now()
 
 	r.maybeReload(now)
 	if err := checkValidity(r.cert.Leaf, r.certFile, now); err != nil {
-		if r.rejected != r.cert {
-			r.rejected = r.cert
-			r.logger.Error("kenvelope: client certificate unusable, TLS handshake aborted",
-				"cert_file", r.certFile, "serial", serial(r.cert.Leaf), "error", err)
-		}
+		r.logUnusable(err, "kenvelope: client certificate unusable, TLS handshake aborted")
 		return nil, err
 	}
 	r.warnIfExpiring(now)
 	return r.cert, nil
+}
+
+// checkExpiry runs the checks of a handshake between handshakes. It
+// reloads changed files and logs the expiry warning. Once the certificate
+// in use has expired, it logs an error, because the next connection the
+// client opens will fail.
+func (r *certReloader) checkExpiry() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+
+	r.maybeReload(now)
+	if err := checkValidity(r.cert.Leaf, r.certFile, now); err != nil {
+		r.logUnusable(err, "kenvelope: client certificate unusable, new broker connections will fail")
+		return
+	}
+	r.warnIfExpiring(now)
+}
+
+// logUnusable logs err once per certificate.
+func (r *certReloader) logUnusable(err error, msg string) {
+	if r.rejected == r.cert {
+		return
+	}
+	r.rejected = r.cert
+	r.logger.Error(msg, "cert_file", r.certFile, "serial", serial(r.cert.Leaf), "error", err)
+}
+
+// Bounds of the interval at which expiryWatch checks the certificate.
+const (
+	maxExpiryCheckInterval = time.Hour
+	minExpiryCheckInterval = 100 * time.Millisecond
+)
+
+// expiryCheckInterval returns a quarter of the warning window, so the
+// warning is logged at most a quarter of the window late, within the
+// bounds above.
+func expiryCheckInterval(window time.Duration) time.Duration {
+	return min(max(window/4, minExpiryCheckInterval), maxExpiryCheckInterval)
+}
+
+// expiryWatch is a kgo hook that runs certReloader.checkExpiry every
+// interval for each client built with it, from kgo.NewClient until
+// Client.Close returns. Options passed to several clients start one
+// goroutine per client. The clients do not repeat each other's messages,
+// because checkExpiry logs each event once per certificate.
+type expiryWatch struct {
+	certs    *certReloader
+	interval time.Duration
+
+	mu   sync.Mutex
+	done map[*kgo.Client]chan struct{} // closed when the client's goroutine ends
+}
+
+func newExpiryWatch(certs *certReloader, interval time.Duration) *expiryWatch {
+	return &expiryWatch{certs: certs, interval: interval, done: map[*kgo.Client]chan struct{}{}}
+}
+
+// OnNewClient implements kgo.HookNewClient. The goroutine ends when the
+// client's context is canceled, which Client.Close does.
+func (w *expiryWatch) OnNewClient(cl *kgo.Client) {
+	done := make(chan struct{})
+	w.mu.Lock()
+	w.done[cl] = done
+	w.mu.Unlock()
+	go w.run(cl.Context(), done)
+}
+
+// OnClientClosed implements kgo.HookClientClosed: it waits for the
+// client's goroutine to end, so nothing is logged after Close returns.
+func (w *expiryWatch) OnClientClosed(cl *kgo.Client) {
+	w.mu.Lock()
+	done, ok := w.done[cl]
+	delete(w.done, cl)
+	w.mu.Unlock()
+	if ok {
+		<-done
+	}
+}
+
+func (w *expiryWatch) run(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.certs.checkExpiry()
+		}
+	}
 }
 
 func (r *certReloader) maybeReload(now time.Time) {
@@ -166,21 +260,33 @@ func loadKeyPair(certFile, keyFile string, now time.Time) (*tls.Certificate, err
 	return &tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
 }
 
+// readCertChain reads a PEM certificate chain, leaf first, and parses
+// every certificate in it, so a damaged intermediate is an error here and
+// not a handshake failure at the broker. Blocks of other types are skipped.
 func readCertChain(path string) (chain [][]byte, leaf *x509.Certificate, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kenvelope: read client certificate: %w", err)
 	}
-	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
-		if block.Type == "CERTIFICATE" {
-			chain = append(chain, block.Bytes)
+	blocks, err := pemBlocks(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kenvelope: client certificate %s: %w", path, err)
+	}
+	for _, block := range blocks {
+		if block.Type != "CERTIFICATE" {
+			continue
 		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("kenvelope: client certificate %s: certificate %d: %w", path, len(chain)+1, err)
+		}
+		if leaf == nil {
+			leaf = c
+		}
+		chain = append(chain, block.Bytes)
 	}
 	if len(chain) == 0 {
 		return nil, nil, fmt.Errorf("kenvelope: client certificate file %s contains no PEM CERTIFICATE block", path)
-	}
-	if leaf, err = x509.ParseCertificate(chain[0]); err != nil {
-		return nil, nil, fmt.Errorf("kenvelope: client certificate %s: %w", path, err)
 	}
 	return chain, leaf, nil
 }
@@ -192,9 +298,14 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kenvelope: read client key: %w", err)
 	}
+	blocks, err := pemBlocks(data)
+	if err != nil {
+		return nil, fmt.Errorf("kenvelope: client key %s: %w", path, err)
+	}
 	var block *pem.Block
-	for block, data = pem.Decode(data); block != nil; block, data = pem.Decode(data) {
-		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+	for _, b := range blocks {
+		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
+			block = b
 			break
 		}
 	}

@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
-	"unicode/utf8"
+	"unicode/utf16"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 )
 
 // ErrNoMatchingRule is returned by PrincipalMapper.Map for a distinguished
@@ -56,11 +61,15 @@ type replacementPart struct {
 //
 // Patterns are Java regular expressions, compiled here with Go's RE2
 // syntax. RE2 has no lookaround, backreferences or possessive quantifiers,
-// so a pattern that uses them is an error. Replacements follow
-// java.util.regex: $n and ${name} refer to groups, a backslash quotes the
-// next character, and a reference to a group the pattern does not have is
-// kept as literal text, as Kafka does. A replacement Java would reject when
-// applied (such as a lone $) is an error here at parse time.
+// so a pattern that uses them is an error. Replacements go through the same
+// two steps as in Kafka: first Kafka's escaping, which turns a $n naming a
+// group the pattern does not have into literal text, then java.util.regex,
+// where $n and ${name} refer to groups and a backslash quotes the next
+// character. Kafka accepts every replacement at startup and fails the
+// authentication of each client whose name the rule matches when Java
+// rejects the replacement (a lone $, or $1\$5, which Kafka's escaping turns
+// into a reference to a missing group 5). Such a replacement is an error
+// here, at parse time.
 func ParsePrincipalMappingRules(rules string) (*PrincipalMapper, error) {
 	rules = strings.TrimFunc(rules, func(r rune) bool { return r <= ' ' })
 	m := &PrincipalMapper{}
@@ -109,9 +118,13 @@ func newPrincipalRule(pattern, replacement, flag string) (*principalRule, error)
 	if err != nil {
 		return nil, fmt.Errorf("pattern is not valid RE2 syntax: %w", err)
 	}
-	parts, err := compileReplacement(replacement, re)
+	var parts []replacementPart
+	escaped, err := kafkaEscapeReplacement(utf16.Encode([]rune(replacement)), re.NumSubexp())
+	if err == nil {
+		parts, err = compileReplacement(escaped, re)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("replacement %q: %w", replacement, err)
+		return nil, fmt.Errorf("replacement %q: %w; Kafka fails the authentication of every name this rule matches", replacement, err)
 	}
 	return &principalRule{
 		source:      pattern,
@@ -176,7 +189,11 @@ func (r *principalRule) String() string {
 	return s
 }
 
-// apply mirrors Java's Matcher.matches followed by String.replaceAll.
+// apply mirrors Java's Matcher.matches followed by String.replaceAll and
+// the L or U flag. The flags use the full Unicode case mappings of Java's
+// toLowerCase and toUpperCase(Locale.ENGLISH), so ß becomes SS and a final
+// Σ becomes ς, which strings.ToUpper and ToLower do not do. A cases.Caser
+// is not safe for concurrent use, so each call makes its own.
 //
 // NOTE: Java's replaceAll also replaces an empty match right after a
 // non-empty one (with pattern .* the name "a" becomes the replacement
@@ -207,54 +224,84 @@ func (r *principalRule) apply(dn string) (string, bool) {
 	out := b.String()
 	switch {
 	case r.lower:
-		out = strings.ToLower(out)
+		out = cases.Lower(language.English).String(out)
 	case r.upper:
-		out = strings.ToUpper(out)
+		out = cases.Upper(language.English).String(out)
 	}
 	return out, true
 }
 
-// compileReplacement splits a Java replacement string into literal text and
-// group references, after the escaping Kafka applies first: a $n whose n,
-// with trailing digits dropped while n > 9, still names no group is literal
-// text (unless the pattern has no groups at all).
-//
-// NOTE: Kafka's escaping computes positions in the original string, so in
-// a replacement with two or more such references its later escapes land one
-// character early and Kafka's result can differ from this one.
-func compileReplacement(repl string, re *regexp.Regexp) ([]replacementPart, error) {
-	groups := re.NumSubexp()
+// kafkaEscapeReplacement returns repl, in UTF-16 code units as Java
+// indexes strings, after the escaping Kafka's SslPrincipalMapper applies
+// before String.replaceAll (Rule.escapeLiteralBackReferences).
+// When the pattern has groups, each $n not starting with 0 is shortened by
+// dropping trailing digits while n > 9 names no group, and when it still
+// names none a backslash is inserted before its $. Kafka finds the
+// references in the original string but inserts into the escaped one, so
+// after the first insertion later backslashes land earlier than their $.
+// That is copied too, because it decides which names the broker rejects.
+func kafkaEscapeReplacement(repl []uint16, groups int) ([]uint16, error) {
+	if groups == 0 {
+		return repl, nil
+	}
+	out := append([]uint16(nil), repl...)
+	for i := 0; i < len(repl); i++ {
+		if repl[i] != '$' || i+1 == len(repl) || !isDigit16(repl[i+1]) {
+			continue
+		}
+		end := i + 1
+		for end < len(repl) && isDigit16(repl[end]) {
+			end++
+		}
+		digits := string(utf16.Decode(repl[i+1 : end]))
+		if digits[0] != '0' {
+			n, err := strconv.ParseInt(digits, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("group reference $%s does not fit a Java int", digits)
+			}
+			for n > int64(groups) && n >= 10 {
+				n /= 10
+			}
+			if n > int64(groups) {
+				out = slices.Insert(out, i, '\\')
+			}
+		}
+		i = end - 1
+	}
+	return out, nil
+}
+
+// compileReplacement splits a replacement string, after Kafka's escaping,
+// into literal text and group references, as Java's Matcher.replaceAll
+// reads it. It works on UTF-16 code units so that a backslash Kafka put
+// between the two halves of a surrogate pair is read as Java reads it.
+func compileReplacement(repl []uint16, re *regexp.Regexp) ([]replacementPart, error) {
 	var parts []replacementPart
-	var lit strings.Builder
+	var lit []uint16
 	flush := func() {
-		if lit.Len() > 0 {
-			parts = append(parts, replacementPart{literal: lit.String(), group: -1})
-			lit.Reset()
+		if len(lit) > 0 {
+			parts = append(parts, replacementPart{literal: string(utf16.Decode(lit)), group: -1})
+			lit = nil
 		}
 	}
 	for i := 0; i < len(repl); {
-		switch c := repl[i]; {
-		case c == '\\':
+		switch repl[i] {
+		case '\\':
 			if i+1 == len(repl) {
 				return nil, errors.New("backslash at the end quotes nothing")
 			}
-			_, size := utf8.DecodeRuneInString(repl[i+1:])
-			lit.WriteString(repl[i+1 : i+1+size])
-			i += 1 + size
-		case c == '$':
-			ref, next, literal, err := parseGroupRef(repl, i+1, re, groups)
+			lit = append(lit, repl[i+1])
+			i += 2
+		case '$':
+			ref, next, err := parseGroupRef(repl, i+1, re)
 			if err != nil {
 				return nil, err
 			}
-			if literal != "" {
-				lit.WriteString(literal)
-			} else {
-				flush()
-				parts = append(parts, replacementPart{group: ref})
-			}
+			flush()
+			parts = append(parts, replacementPart{group: ref})
 			i = next
 		default:
-			lit.WriteByte(c)
+			lit = append(lit, repl[i])
 			i++
 		}
 	}
@@ -262,40 +309,24 @@ func compileReplacement(repl string, re *regexp.Regexp) ([]replacementPart, erro
 	return parts, nil
 }
 
-// parseGroupRef parses the reference after a $ at repl[i:]. It returns the
-// group and the index after the reference, or literal text for a reference
-// that Kafka escapes.
-func parseGroupRef(repl string, i int, re *regexp.Regexp, groups int) (ref, next int, literal string, err error) {
+// parseGroupRef parses the group reference after a $ at repl[i:] and
+// returns the group and the index after the reference.
+func parseGroupRef(repl []uint16, i int, re *regexp.Regexp) (ref, next int, err error) {
 	if i == len(repl) {
-		return 0, 0, "", errors.New("$ at the end names no group")
+		return 0, 0, errors.New("$ at the end names no group")
 	}
 	if repl[i] == '{' {
-		end := strings.IndexByte(repl[i:], '}')
-		if end < 0 {
-			return 0, 0, "", errors.New("named group reference is missing its closing }")
-		}
-		name := repl[i+1 : i+end]
-		if ref = re.SubexpIndex(name); ref < 0 {
-			return 0, 0, "", fmt.Errorf("pattern has no group named %q", name)
-		}
-		return ref, i + end + 1, "", nil
+		return parseNamedGroupRef(repl, i+1, re)
 	}
-	if !isDigit(repl[i]) {
-		return 0, 0, "", fmt.Errorf("$ followed by %q is not a group reference; write \\$ for a literal $", repl[i])
-	}
-	end := i
-	for end < len(repl) && isDigit(repl[end]) {
-		end++
-	}
-	digits := repl[i:end]
-	if groups > 0 && digits[0] != '0' && kafkaEscapesRef(digits, groups) {
-		return 0, end, "$" + digits, nil
+	if !isDigit16(repl[i]) {
+		return 0, 0, fmt.Errorf("$ followed by %q is not a group reference; write \\$ for a literal $", rune(repl[i]))
 	}
 
 	// java.util.regex: the first digit, then each further digit while the
 	// number still names an existing group.
-	ref, next = int(digits[0]-'0'), i+1
-	for next < end {
+	groups := re.NumSubexp()
+	ref, next = int(repl[i]-'0'), i+1
+	for next < len(repl) && isDigit16(repl[next]) {
 		n := ref*10 + int(repl[next]-'0')
 		if n > groups {
 			break
@@ -303,24 +334,35 @@ func parseGroupRef(repl string, i int, re *regexp.Regexp, groups int) (ref, next
 		ref, next = n, next+1
 	}
 	if ref > groups {
-		return 0, 0, "", fmt.Errorf("pattern has no group %d", ref)
+		return 0, 0, fmt.Errorf("pattern has no group %d", ref)
 	}
-	return ref, next, "", nil
+	return ref, next, nil
 }
 
-// kafkaEscapesRef reports whether Kafka turns $digits into literal text.
-func kafkaEscapesRef(digits string, groups int) bool {
-	if len(digits) > 9 {
-		digits = digits[:9] // larger than any group count; avoids overflow
+// parseNamedGroupRef parses the name and closing } of a ${name} reference
+// that starts at repl[i:]. Java allows only ASCII letters and digits in it.
+func parseNamedGroupRef(repl []uint16, i int, re *regexp.Regexp) (ref, next int, err error) {
+	end := i
+	for end < len(repl) && isASCIIAlnum(repl[end]) {
+		end++
 	}
-	n := 0
-	for i := 0; i < len(digits); i++ {
-		n = n*10 + int(digits[i]-'0')
+	name := string(utf16.Decode(repl[i:end]))
+	switch {
+	case name == "":
+		return 0, 0, errors.New("named group reference has an empty name")
+	case end == len(repl) || repl[end] != '}':
+		return 0, 0, errors.New("named group reference is missing its closing }")
+	case isDigit16(repl[i]):
+		return 0, 0, fmt.Errorf("group name %q starts with a digit", name)
 	}
-	for n > groups && n >= 10 {
-		n /= 10
+	if ref = re.SubexpIndex(name); ref < 0 {
+		return 0, 0, fmt.Errorf("pattern has no group named %q", name)
 	}
-	return n > groups
+	return ref, end + 1, nil
 }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isDigit16(c uint16) bool { return c >= '0' && c <= '9' }
+
+func isASCIIAlnum(c uint16) bool {
+	return isDigit16(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}

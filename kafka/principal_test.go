@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,16 @@ func TestParsePrincipalMappingRulesInvalid(t *testing.T) {
 		"RULE:^CN=(?=svc)(.*)$/$1/",
 		// A lone $ in the replacement, which Java rejects when applied.
 		"RULE:^CN=(.*)$/$/",
+		// Kafka's escaping turns \$5 into \\$5, a reference to group 5.
+		`RULE:^CN=(.*)$/$1\$5/`,
+		// Kafka escapes the second missing group one character early, so
+		// $6 stays a reference to a missing group.
+		`RULE:^CN=(.*)$/$1-$5-$6/`,
+		// Kafka's Integer.parseInt throws on a number above 2^31-1.
+		`RULE:^CN=(.*)$/$99999999999/`,
+		// Java group names are ASCII letters and digits only.
+		`RULE:^CN=(?P<a_b>.*)$/${a_b}/`,
+		`RULE:^CN=(.*)$/${}/`,
 	} {
 		if m, err := kafka.ParsePrincipalMappingRules(rules); err == nil {
 			t.Errorf("ParsePrincipalMappingRules(%q) = [%v], want error", rules, m)
@@ -179,6 +190,9 @@ func TestPrincipalMapperReplacement(t *testing.T) {
 		{"escaped dollar", `RULE:^CN=(\w+)$/\$1/`, "CN=svc", "$1"},
 		{"unmatched optional group", `RULE:^CN=(\w+)(,OU=\w+)?$/$1$2/`, "CN=svc", "svc"},
 		{"upper", `RULE:^CN=(\w+)$/$1/U`, "CN=svc", "SVC"},
+		{"zero-led ref read by Java as group 1", `RULE:^CN=(\w+)$/$01/`, "CN=svc", "svc"},
+		{"ref escaped by Kafka next to text", `RULE:^CN=(\w+)$/x$7y$1/`, "CN=svc", "x$7ysvc"},
+		{"non-ASCII literal", `RULE:^CN=(\w+)$/é-$1-😀/`, "CN=svc", "é-svc-😀"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,5 +303,81 @@ func TestPrincipalMapperPrincipal(t *testing.T) {
 		rdn(oidO, "Unknown"), rdn(oidOU, "Admin"), rdn(oidCN, "adminUser")})
 	if got, err := m.Principal(cert); err != nil || got != "User:adminuser@admin" {
 		t.Errorf("Principal() = %q, %v, want User:adminuser@admin", got, err)
+	}
+}
+
+// TestPrincipalMapperEscapedDollar: Kafka's escaping finds $5 in \$5 too
+// and inserts a second backslash, giving \\$5, which Java's replaceAll
+// reads as a literal backslash and a reference to group 5, so Kafka throws
+// "No group 5" for every name the rule matches.
+func TestPrincipalMapperEscapedDollar(t *testing.T) {
+	m, err := kafka.ParsePrincipalMappingRules(`RULE:^CN=(.*)$/$1\$5/`)
+	if err == nil {
+		got, mapErr := m.Map("CN=alice")
+		t.Fatalf("ParsePrincipalMappingRules() err = nil and Map() = %q, %v; want a parse error, as Kafka fails this rule", got, mapErr)
+	}
+	if !strings.Contains(err.Error(), "no group 5") {
+		t.Errorf("ParsePrincipalMappingRules() err = %v, want it to name group 5", err)
+	}
+}
+
+// TestPrincipalCaseFlags checks the full Unicode case mappings of Java's
+// toUpperCase and toLowerCase(Locale.ENGLISH), which strings.ToUpper and
+// strings.ToLower do not apply.
+func TestPrincipalCaseFlags(t *testing.T) {
+	tests := []struct{ rules, dn, want string }{
+		{`RULE:^CN=(.*)$/$1/U`, "CN=Straße", "STRASSE"},
+		{`RULE:^CN=(.*)$/$1/L`, "CN=İpek", "i\u0307pek"},
+		{`RULE:^CN=(.*)$/$1/L`, "CN=ΟΔΟΣ", "οδος"}, // final sigma
+		{`RULE:^CN=(.*)$/$1/U`, "CN=ﬁle", "FILE"},
+	}
+	for _, tc := range tests {
+		m, err := kafka.ParsePrincipalMappingRules(tc.rules)
+		if err != nil {
+			t.Fatalf("ParsePrincipalMappingRules(%q) err = %v", tc.rules, err)
+		}
+		if got, err := m.Map(tc.dn); err != nil || got != tc.want {
+			t.Errorf("Map(%q) with %s = %q, %v, want %q", tc.dn, tc.rules, got, err, tc.want)
+		}
+	}
+}
+
+// TestSubjectDNJavaDecoding follows OpenJDK's AVA.toRFC2253String. It
+// decodes the content bytes of every string type as UTF-8 with Java's
+// replacement rules (String.decodeUTF8_UTF16 in OpenJDK 17), escapes NUL
+// as \00, and escapes leading and trailing spaces and carriage returns.
+// The expected values with U+FFFD are derived from that source by hand.
+// Go's x509 parser accepts any bytes in a T61String, so malformed UTF-8
+// goes through that type.
+func TestSubjectDNJavaDecoding(t *testing.T) {
+	t61 := func(b ...byte) asn1.RawValue { return asn1.RawValue{Tag: 20, Bytes: b} }
+	tests := []struct {
+		name  string
+		value asn1.RawValue
+		want  string
+	}{
+		// BMPString "svc" is 00 73 00 76 00 63: each 00 is a NUL.
+		{"BMPString", asn1.RawValue{Tag: 30, Bytes: []byte{0, 's', 0, 'v', 0, 'c'}}, `CN=\00s\00v\00c`},
+		{"T61String Latin-1 byte at the end", t61('R', 'e', 'n', 0xE9), "CN=Ren\uFFFD"},
+		{"T61String holding UTF-8", t61('R', 'e', 'n', 0xC3, 0xA9), "CN=René"},
+		{"lead byte and one continuation", t61(0xE9, 0x80, 'A'), "CN=\uFFFDA"},
+		{"encoded surrogate", t61(0xED, 0xA0, 0x80, 'x'), "CN=\uFFFDx"},
+		{"four-byte sequence cut short", t61('a', 0xF0, 0x9F, 0x98), "CN=a\uFFFD"},
+		{"four-byte sequence", t61(0xF0, 0x9F, 0x98, 0x80), "CN=😀"},
+		{"overlong four-byte", t61(0xF0, 0x80, 0x80, 0x80), "CN=\uFFFD\uFFFD\uFFFD\uFFFD"},
+		{"overlong three-byte", t61(0xE0, 0x80, 0x80), "CN=\uFFFD\uFFFD\uFFFD"},
+		{"overlong two-byte", t61(0xC0, 0xAF), "CN=\uFFFD\uFFFD"},
+		{"trailing CR", asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte("svc\r")}, "CN=svc\\\r"},
+		{"leading CR and space", asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte("\r svc")}, "CN=\\\r\\ svc"},
+		{"only spaces", asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte("  ")}, `CN=\ \ `},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cert := certWithSubject(t, pkix.RDNSequence{{{Type: oidCN, Value: tc.value}}})
+			got, err := kafka.SubjectDN(cert)
+			if err != nil || got != tc.want {
+				t.Errorf("SubjectDN() = %q, %v, want %q", got, err, tc.want)
+			}
+		})
 	}
 }

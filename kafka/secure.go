@@ -93,8 +93,14 @@ func ClientCertFiles(certFile, keyFile string) SecureOpt {
 }
 
 // CertExpiryWarning sets how long before its NotAfter a client certificate
-// is logged as a warning, once per certificate. Zero turns the warning
-// off. Default DefaultCertExpiryWarning.
+// is logged as a warning, once per certificate. The certificate is checked
+// at every TLS handshake. Because a client can keep a connection open for
+// longer than d, one goroutine per kgo.Client also checks it every d/4,
+// but at least hourly and at most every 100 ms. The goroutine starts in
+// kgo.NewClient and ends before Client.Close returns. It also reloads
+// renewed files and logs an error once the certificate in use has expired.
+// Zero turns the warning and the goroutine off. Default
+// DefaultCertExpiryWarning.
 func CertExpiryWarning(d time.Duration) SecureOpt {
 	return secureOptFunc(func(c *secureConfig) { c.expiryWarning = d })
 }
@@ -135,10 +141,13 @@ func WithSecureLogger(l *slog.Logger) SecureOpt {
 // Every file is read and checked here, so a missing or unreadable file, a
 // CA bundle without certificates, a key that does not match its
 // certificate, an expired certificate or an unknown SASL mechanism is an
-// error now, naming the file or setting. The client certificate is then
-// reloaded at TLS handshakes when its files change (see ClientCertFiles):
-// at each handshake both files are checked with a stat call, which costs
-// far less than the handshake itself.
+// error now, naming the file or setting. A CA bundle or certificate chain
+// with a damaged PEM block, or a CERTIFICATE block that does not parse, is
+// an error too. The client certificate is then reloaded at TLS handshakes
+// when its files change (see ClientCertFiles): at each handshake both files
+// are checked with a stat call, which costs far less than the handshake
+// itself. With a client certificate, the options include a kgo hook that
+// checks its expiry between handshakes (see CertExpiryWarning).
 func SecureClientOpts(opts ...SecureOpt) ([]kgo.Opt, error) {
 	cfg := secureConfig{expiryWarning: DefaultCertExpiryWarning, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -150,11 +159,11 @@ func SecureClientOpts(opts ...SecureOpt) ([]kgo.Opt, error) {
 
 	var out []kgo.Opt
 	if !cfg.disableTLS {
-		tlsOpt, err := cfg.tlsOpt()
+		tlsOpts, err := cfg.tlsOpts()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, tlsOpt)
+		out = append(out, tlsOpts...)
 	}
 	if cfg.mechanism != "" {
 		out = append(out, kgo.SASL(cfg.saslMechanism()))
@@ -165,7 +174,7 @@ func SecureClientOpts(opts ...SecureOpt) ([]kgo.Opt, error) {
 	return out, nil
 }
 
-func (c *secureConfig) tlsOpt() (kgo.Opt, error) {
+func (c *secureConfig) tlsOpts() ([]kgo.Opt, error) {
 	var certs *certReloader
 	if c.clientCert {
 		var err error
@@ -178,7 +187,12 @@ func (c *secureConfig) tlsOpt() (kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kgo.DialTLSConfig(tc), nil
+
+	out := []kgo.Opt{kgo.DialTLSConfig(tc)}
+	if certs != nil && c.expiryWarning > 0 {
+		out = append(out, kgo.WithHooks(newExpiryWatch(certs, expiryCheckInterval(c.expiryWarning))))
+	}
+	return out, nil
 }
 
 // validate checks the rules that span options; file contents are checked

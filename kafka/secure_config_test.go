@@ -2,9 +2,17 @@ package kafka_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log"
 	"log/slog"
 	"net"
@@ -223,5 +231,193 @@ func TestInsecureForLocalDevelopment(t *testing.T) {
 	}
 	if strings.Contains(out, password) {
 		t.Errorf("log contains the SASL password:\n%s", out)
+	}
+}
+
+// TestCAFileDamagedPEM covers bundles that a loop over pem.Decode would
+// accept by skipping the damaged block.
+func TestCAFileDamagedPEM(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(newTestPKI(t).caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadFile(newTestPKI(t).caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(other), "\n")
+	lines[2] = "!!!!" + lines[2][4:] // not base64
+	corrupt := strings.Join(lines, "\n")
+	withoutEnd := strings.Join(strings.Split(string(good), "\n")[:3], "\n") + "\n"
+	unparseable := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")})
+
+	tests := []struct {
+		name string
+		data string
+		want string // text the error must contain; empty for no error
+	}{
+		{"corrupt base64 in second block", string(good) + corrupt, "line "},
+		{"second block without END line", string(good) + withoutEnd, "no END line"},
+		{"END line without BEGIN", string(good) + lines[len(lines)-2] + "\n", "outside a block"},
+		{"block whose END line is missing", withoutEnd + string(other), "malformed PEM block"},
+		{"certificate that does not parse", string(good) + string(unparseable), "certificate 2"},
+		{"comments around blocks", "# clinic CA\n" + string(good) + "subject=CN=other\n" + string(other), ""},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeTestFile(t, filepath.Join(dir, fmt.Sprintf("bundle-%d.pem", i)), []byte(tc.data))
+			_, err := kafka.SecureClientOpts(kafka.CAFile(path))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("SecureClientOpts(CAFile) err = %v, want nil", err)
+			case tc.want == "":
+				return
+			case err == nil:
+				t.Fatalf("SecureClientOpts(CAFile) err = nil, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("SecureClientOpts(CAFile) err = %q, want it to name %s", err, path)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("SecureClientOpts(CAFile) err = %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCertChainCorruptIntermediate(t *testing.T) {
+	pki := newTestPKI(t)
+	certFile, keyFile, cert := pki.clientFiles("writer", time.Now().Add(48*time.Hour))
+	junk := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER at all")})
+	writeTestFile(t, certFile, append(certPEM(cert), junk...))
+
+	_, err := kafka.SecureClientOpts(kafka.CAFile(pki.caFile), kafka.ClientCertFiles(certFile, keyFile))
+	if err == nil {
+		t.Fatalf("SecureClientOpts(chain with an unparseable intermediate) err = nil, want an error naming %s", certFile)
+	}
+	if !strings.Contains(err.Error(), certFile) || !strings.Contains(err.Error(), "certificate 2") {
+		t.Errorf("SecureClientOpts() err = %q, want it to name %s and certificate 2", err, certFile)
+	}
+}
+
+// TestSecureClientKeyTypes covers key formats and algorithms other than
+// the PKCS #8 P-256 key of the other tests, and a chain with an
+// intermediate CA, over TLS 1.3 and 1.2.
+func TestSecureClientKeyTypes(t *testing.T) {
+	pki := newTestPKI(t)
+	dir := t.TempDir()
+	nb, na := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, _ := x509.MarshalECPrivateKey(ecKey)
+	rsaPKCS8, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
+	edPKCS8, _ := x509.MarshalPKCS8PrivateKey(edKey)
+	// The named curve secp384r1, as openssl ecparam writes it.
+	params := pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{6, 5, 43, 129, 4, 0, 34}})
+
+	interKey := newKey(t)
+	inter := signCert(t, "intermediate", &interKey.PublicKey, pki.ca, pki.caKey, true, nb, na)
+	leafKey := newKey(t)
+	leaf := signCert(t, "writer", &leafKey.PublicKey, inter, interKey, false, nb, na)
+
+	tests := []struct {
+		name  string
+		chain []byte
+		key   []byte
+	}{
+		{"RSA PKCS1", certPEM(signCert(t, "rsa1", &rsaKey.PublicKey, pki.ca, pki.caKey, false, nb, na)),
+			pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})},
+		{"RSA PKCS8", certPEM(signCert(t, "rsa8", &rsaKey.PublicKey, pki.ca, pki.caKey, false, nb, na)),
+			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: rsaPKCS8})},
+		{"EC SEC1 with parameters block", certPEM(signCert(t, "ec", &ecKey.PublicKey, pki.ca, pki.caKey, false, nb, na)),
+			append(params, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})...)},
+		{"Ed25519", certPEM(signCert(t, "ed", edKey.Public(), pki.ca, pki.caKey, false, nb, na)),
+			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: edPKCS8})},
+		{"leaf and intermediate", append(certPEM(leaf), certPEM(inter)...), pem.EncodeToMemory(keyBlock(t, leafKey))},
+	}
+	for _, tc := range tests {
+		for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+			t.Run(tc.name+" "+tls.VersionName(v), func(t *testing.T) {
+				certFile := writeTestFile(t, filepath.Join(dir, "c.pem"), tc.chain)
+				keyFile := writeTestFile(t, filepath.Join(dir, "k.pem"), tc.key)
+				sc := pki.serverTLS(nil)
+				sc.MaxVersion = v
+				if err := pingTLS(t, sc, kafka.CAFile(pki.caFile), kafka.ClientCertFiles(certFile, keyFile)); err != nil {
+					t.Errorf("Ping() err = %v, want nil", err)
+				}
+			})
+		}
+	}
+}
+
+// TestSecureClientOptsBadFiles covers inputs that must be errors when the
+// options are built, naming the file, without key material or the password
+// in the message.
+func TestSecureClientOptsBadFiles(t *testing.T) {
+	pki := newTestPKI(t)
+	dir := t.TempDir()
+	certFile, keyFile, _ := pki.clientFiles("writer", time.Now().Add(48*time.Hour))
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	keyB64 := base64.StdEncoding.EncodeToString(block.Bytes)
+
+	legacy := writeTestFile(t, filepath.Join(dir, "legacy.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY",
+		Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00112233445566778899AABBCCDDEEFF"}, Bytes: block.Bytes}))
+	pkcs8enc := writeTestFile(t, filepath.Join(dir, "enc8.pem"), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: block.Bytes}))
+	truncated := writeTestFile(t, filepath.Join(dir, "trunc.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: block.Bytes[:len(block.Bytes)-7]}))
+	halfKey := writeTestFile(t, filepath.Join(dir, "half-key.pem"), keyPEM[:len(keyPEM)/2])
+	derCA := writeTestFile(t, filepath.Join(dir, "ca.der"), pki.ca.Raw)
+	k := newKey(t)
+	future := pki.issue("writer", k, time.Now().Add(time.Hour), time.Now().Add(48*time.Hour), false)
+	futureCert := writeTestFile(t, filepath.Join(dir, "future.pem"), certPEM(future))
+	futureKey := writeTestFile(t, filepath.Join(dir, "future-key.pem"), pem.EncodeToMemory(keyBlock(t, k)))
+
+	tests := []struct {
+		name    string
+		opts    []kafka.SecureOpt
+		wantErr error
+		naming  string
+	}{
+		{"legacy encrypted PEM key", []kafka.SecureOpt{kafka.ClientCertFiles(certFile, legacy)}, nil, legacy},
+		{"PKCS8 encrypted key", []kafka.SecureOpt{kafka.ClientCertFiles(certFile, pkcs8enc)}, nil, pkcs8enc},
+		{"truncated key", []kafka.SecureOpt{kafka.ClientCertFiles(certFile, truncated)}, nil, truncated},
+		{"half-written key file", []kafka.SecureOpt{kafka.ClientCertFiles(certFile, halfKey)}, nil, halfKey},
+		{"DER CA file", []kafka.SecureOpt{kafka.CAFile(derCA)}, nil, derCA},
+		{"NotBefore in the future", []kafka.SecureOpt{kafka.ClientCertFiles(futureCert, futureKey)}, kafka.ErrCertificateNotYetValid, futureCert},
+		{"mechanism with a space", []kafka.SecureOpt{kafka.SASL(" SCRAM-SHA-512", "u", "pw-secret")}, kafka.ErrUnknownSASLMechanism, "SCRAM-SHA-512"},
+		{"empty password", []kafka.SecureOpt{kafka.SASL(kafka.SASLScramSHA512, "u", "")}, nil, "password"},
+		{"PLAIN over TLS without insecure", []kafka.SecureOpt{kafka.SASL("Plain", "u", "pw-secret")}, kafka.ErrInsecureConfig, "PLAIN"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := kafka.SecureClientOpts(tc.opts...)
+			if err == nil {
+				t.Fatal("SecureClientOpts() err = nil, want an error")
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("SecureClientOpts() err = %v, want %v", err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.naming) {
+				t.Errorf("SecureClientOpts() err = %q, want it to name %q", err, tc.naming)
+			}
+			if strings.Contains(err.Error(), keyB64[:16]) || strings.Contains(err.Error(), "pw-secret") {
+				t.Errorf("SecureClientOpts() err = %q contains key material or the password", err)
+			}
+		})
 	}
 }

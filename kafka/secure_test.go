@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -279,5 +282,128 @@ func TestSecureClientCertReloadRejectsBadPair(t *testing.T) {
 	consumeN(t, c, opts, 15)
 	if !seen.has(first.SerialNumber.Int64()) || !seen.has(second.SerialNumber.Int64()) {
 		t.Errorf("broker did not see both serials %d and %d", first.SerialNumber, second.SerialNumber)
+	}
+}
+
+// TestSecureClientCertPartialWrite covers a renewal tool that writes the
+// certificate in place, in two writes, while the client dials: the
+// half-written file is rejected, the old pair kept, and the complete file
+// used from the next connection.
+func TestSecureClientCertPartialWrite(t *testing.T) {
+	pki := newTestPKI(t)
+	seen := &serials{}
+	c := newSecureCluster(t, pki, seen)
+	certFile, keyFile, first := pki.clientFiles("writer", time.Now().Add(48*time.Hour))
+	var logs logBuffer
+	cl := newSecureClient(t, c, writerOpts(pki, certFile, keyFile, kafka.WithSecureLogger(logs.logger())))
+	produceN(t, cl, 0, 2)
+
+	key := newKey(t)
+	second := pki.issue("writer", key, time.Now().Add(-time.Minute), time.Now().Add(96*time.Hour), false)
+	full := certPEM(second)
+	writeTestFile(t, keyFile, pem.EncodeToMemory(keyBlock(t, key))) // in place, new key first
+	writeTestFile(t, certFile, full[:len(full)/2])                  // in place, half the certificate
+	dropNextProduceConnection(c)
+	produceN(t, cl, 2, 2)
+	if seen.has(second.SerialNumber.Int64()) {
+		t.Fatal("broker received the half-written certificate")
+	}
+
+	f, err := os.OpenFile(certFile, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(full[len(full)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dropNextProduceConnection(c)
+	produceN(t, cl, 4, 2)
+	if !seen.has(first.SerialNumber.Int64()) || !seen.has(second.SerialNumber.Int64()) {
+		t.Errorf("broker saw serials %v, want %d and %d; log:\n%s", seen.serials, first.SerialNumber, second.SerialNumber, logs.String())
+	}
+	if strings.Contains(logs.String(), "BEGIN") {
+		t.Errorf("log contains PEM text:\n%s", logs.String())
+	}
+}
+
+// TestSecureClientCertSymlinkSwap covers a Kubernetes secret volume:
+// tls.crt and tls.key are symlinks through ..data, which is swapped to a
+// new directory by rename.
+func TestSecureClientCertSymlinkSwap(t *testing.T) {
+	pki := newTestPKI(t)
+	seen := &serials{}
+	c := newSecureCluster(t, pki, seen)
+	vol := t.TempDir()
+	write := func(gen string) *x509.Certificate {
+		key := newKey(t)
+		cert := pki.issue("writer", key, time.Now().Add(-time.Minute), time.Now().Add(48*time.Hour), false)
+		d := filepath.Join(vol, gen)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeTestFile(t, filepath.Join(d, "tls.crt"), certPEM(cert))
+		writeTestFile(t, filepath.Join(d, "tls.key"), pem.EncodeToMemory(keyBlock(t, key)))
+		tmp := filepath.Join(vol, "..data_tmp")
+		if err := os.Symlink(gen, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(vol, "..data")); err != nil {
+			t.Fatal(err)
+		}
+		return cert
+	}
+	first := write("..gen1")
+	for _, n := range []string{"tls.crt", "tls.key"} {
+		if err := os.Symlink(filepath.Join("..data", n), filepath.Join(vol, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl := newSecureClient(t, c, writerOpts(pki, filepath.Join(vol, "tls.crt"), filepath.Join(vol, "tls.key")))
+	produceN(t, cl, 0, 2)
+
+	second := write("..gen2")
+	if err := os.RemoveAll(filepath.Join(vol, "..gen1")); err != nil {
+		t.Fatal(err)
+	}
+	dropNextProduceConnection(c)
+	produceN(t, cl, 2, 2)
+	if !seen.has(first.SerialNumber.Int64()) || !seen.has(second.SerialNumber.Int64()) {
+		t.Errorf("broker saw serials %v, want %d and %d", seen.serials, first.SerialNumber, second.SerialNumber)
+	}
+}
+
+// TestSecureClientExpiryWarningOpenConnection checks that a client whose
+// connection stays open still logs the expiry warning: the background
+// check, not a handshake, must log it. The window is set so the
+// certificate enters it about a second after the client starts.
+// certreload_test.go covers the check itself with a fake clock.
+func TestSecureClientExpiryWarningOpenConnection(t *testing.T) {
+	pki := newTestPKI(t)
+	seen := &serials{}
+	c := newSecureCluster(t, pki, seen)
+	certFile, keyFile, cert := pki.clientFiles("writer", time.Now().Add(3*time.Second))
+	window := time.Until(cert.NotAfter) - time.Second // NotAfter has whole seconds
+	var logs logBuffer
+	cl := newSecureClient(t, c, writerOpts(pki, certFile, keyFile,
+		kafka.CertExpiryWarning(window), kafka.WithSecureLogger(logs.logger())))
+	produceN(t, cl, 0, 1)
+	if strings.Contains(logs.String(), "expires soon") {
+		t.Fatalf("expiry warning logged before the certificate entered the %v window:\n%s", window, logs.String())
+	}
+	handshakes := len(seen.serials)
+
+	for !strings.Contains(logs.String(), "expires soon") && time.Until(cert.NotAfter) > 100*time.Millisecond {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "expires soon") {
+		t.Fatalf("no expiry warning before NotAfter with the %v window; log:\n%s", window, logs.String())
+	}
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	if len(seen.serials) != handshakes {
+		t.Errorf("%d TLS handshakes before the warning, want %d: the warning must not need a new connection", len(seen.serials), handshakes)
 	}
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -54,16 +55,21 @@ func newTLSConfig(cfg *secureConfig, certs *certReloader) (*tls.Config, error) {
 }
 
 // loadCAFile reads a PEM bundle and returns a pool with every certificate
-// in it. Unlike x509.CertPool.AppendCertsFromPEM, it fails on a CERTIFICATE
-// block that does not parse and on a bundle with no certificate at all.
+// in it. Unlike x509.CertPool.AppendCertsFromPEM, it fails on a damaged PEM
+// block (see pemBlocks), on a CERTIFICATE block that does not parse and on
+// a bundle with no certificate at all.
 func loadCAFile(path string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("kenvelope: read CA bundle: %w", err)
 	}
+	blocks, err := pemBlocks(data)
+	if err != nil {
+		return nil, fmt.Errorf("kenvelope: CA bundle %s: %w", path, err)
+	}
 	pool := x509.NewCertPool()
 	n := 0
-	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+	for _, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
@@ -75,7 +81,63 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 		n++
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("kenvelope: CA bundle %s contains no PEM CERTIFICATE block", path)
+		return nil, fmt.Errorf("kenvelope: CA bundle %s contains no PEM CERTIFICATE block (convert a DER file to PEM)", path)
 	}
 	return pool, nil
+}
+
+var (
+	pemDashes = []byte("-----")
+	pemBegin  = []byte("-----BEGIN ")
+	pemEnd    = []byte("-----END ")
+)
+
+// pemBlocks decodes every PEM block in data, in order. A loop over
+// pem.Decode silently skips a block whose base64 or headers do not decode
+// and goes on to the next one. pemBlocks instead returns an error naming
+// the line of such a block. Text outside the blocks is ignored, because
+// RFC 7468 section 2 allows it and system CA bundles carry comments. The
+// exception is text that contains "-----", because a boundary outside a
+// well-formed block means a block is damaged. Errors name line numbers
+// only, never file content.
+func pemBlocks(data []byte) ([]*pem.Block, error) {
+	var blocks []*pem.Block
+	line := 1
+	for {
+		i := bytes.Index(data, pemDashes)
+		if i < 0 {
+			return blocks, nil
+		}
+		line += bytes.Count(data[:i], []byte("\n"))
+		if (i > 0 && data[i-1] != '\n') || !bytes.HasPrefix(data[i:], pemBegin) {
+			return nil, fmt.Errorf("line %d: PEM boundary outside a block", line)
+		}
+		data = data[i:]
+
+		end := pemBlockEnd(data)
+		if end < 0 {
+			return nil, fmt.Errorf("line %d: PEM block has no END line", line)
+		}
+		block, rest := pem.Decode(data[:end])
+		if block == nil || len(bytes.TrimSpace(rest)) > 0 || bytes.Count(data[:end], pemBegin) > 1 {
+			return nil, fmt.Errorf("line %d: malformed PEM block (invalid base64, headers or END line)", line)
+		}
+		blocks = append(blocks, block)
+		line += bytes.Count(data[:end], []byte("\n"))
+		data = data[end:]
+	}
+}
+
+// pemBlockEnd returns the index just past the line of the first END
+// boundary in data, or -1 when there is none.
+func pemBlockEnd(data []byte) int {
+	i := bytes.Index(data, pemEnd)
+	if i < 0 {
+		return -1
+	}
+	eol := bytes.IndexByte(data[i:], '\n')
+	if eol < 0 {
+		return len(data)
+	}
+	return i + eol + 1
 }

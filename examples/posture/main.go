@@ -1,22 +1,33 @@
 // Command posture checks a Kafka cluster against kenvelope's security
 // baseline for PHI (see package kafka/posture) and prints each finding as a
-// table, or as JSON with -json.
+// table on standard output, or as JSON with -json. With -json-file it also
+// writes the JSON report to a file, so one run gives both.
 //
 // It connects with the same options kenvelope clients use: TLS by default,
 // mutual TLS with -cert and -key, SASL SCRAM-SHA-512 with -sasl-mechanism,
 // -sasl-user and a password from -sasl-password-file or the
-// KENVELOPE_SASL_PASSWORD environment variable. The client needs DESCRIBE
-// and DESCRIBE_CONFIGS on the cluster and DESCRIBE_CONFIGS on the topics.
+// KENVELOPE_SASL_PASSWORD environment variable. The principal needs the
+// ACLs DESCRIBE and DESCRIBE_CONFIGS on the cluster, and DESCRIBE and
+// DESCRIBE_CONFIGS on the PHI topics: without DESCRIBE on a topic the
+// cluster hides it, and the check cannot report on it.
 //
-// Exit status: 0 when no high-severity check fails, 1 when one does (or,
-// with -strict, when a high-severity setting is unknown), 2 when the
-// command line is invalid or the cluster cannot be read.
+// Exit status:
+//
+//	0  every high-severity check passed or does not apply
+//	1  a high-severity check failed
+//	2  the command line is invalid, the cluster cannot be read, or the
+//	   report cannot be written
+//	3  no high-severity check failed, but one is unknown because the
+//	   cluster did not report the setting or the principal may not read
+//	   it. An unreadable cluster is not a pass. With -allow-unknown the
+//	   command exits 0 in this case.
 //
 //	posture -brokers kafka-1:9093 -ca ca.pem -cert client.pem -key client-key.pem \
 //	    -sasl-mechanism SCRAM-SHA-512 -sasl-user auditor -sasl-password-file pw -phi-topics '^phi\.'
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -43,12 +54,20 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// Exit statuses; see the command documentation.
+const (
+	exitPass        = 0
+	exitHighFailure = 1
+	exitError       = 2
+	exitHighUnknown = 3
+)
+
 type flags struct {
-	brokers, ca, cert, key, serverName string
-	mechanism, user, passwordFile      string
-	plaintext, insecure, json, strict  bool
-	phi                                string
-	timeout                            time.Duration
+	brokers, ca, cert, key, serverName      string
+	mechanism, user, passwordFile           string
+	plaintext, insecure, json, allowUnknown bool
+	phi, jsonFile                           string
+	timeout                                 time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -67,7 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.insecure, "insecure", false, "allow -plaintext and SASL PLAIN, for a local development broker only")
 	fs.StringVar(&f.phi, "phi-topics", "", "regular expression that names PHI topics (default: every non-internal topic)")
 	fs.BoolVar(&f.json, "json", false, "print the report as JSON instead of a table")
-	fs.BoolVar(&f.strict, "strict", false, "also exit 1 when a high-severity setting is unknown")
+	fs.StringVar(&f.jsonFile, "json-file", "", "also write the report as JSON to this file, replacing it")
+	fs.BoolVar(&f.allowUnknown, "allow-unknown", false, "exit 0 instead of 3 when no high-severity check fails but one is unknown")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "time limit for reading the cluster")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -81,31 +101,67 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitPass
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "posture:", err)
-		return 2
+		printError(stderr, err)
+		return exitError
 	}
 	report, err := check(ctx, f, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
-		fmt.Fprintln(stderr, "posture:", err)
-		return 2
+		printError(stderr, err)
+		return exitError
 	}
+	if err := writeReport(report, f, stdout); err != nil {
+		printError(stderr, err)
+		return exitError
+	}
+	return exitStatus(report, f.allowUnknown)
+}
 
+// printError prints err after the command name. Errors from package
+// posture already start with "posture: ", the command's name too, so that
+// prefix is not printed twice.
+func printError(stderr io.Writer, err error) {
+	fmt.Fprintln(stderr, "posture:", strings.TrimPrefix(err.Error(), "posture: "))
+}
+
+// writeReport writes the table or JSON to stdout, and the JSON to
+// -json-file when it is set.
+func writeReport(r *posture.Report, f *flags, stdout io.Writer) error {
+	var err error
 	if f.json {
-		err = report.WriteJSON(stdout)
+		err = r.WriteJSON(stdout)
 	} else {
-		err = report.WriteTable(stdout)
+		err = r.WriteTable(stdout)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "posture: write report:", err)
-		return 2
+		return fmt.Errorf("write report: %w", err)
 	}
-	if len(report.Failures(posture.High)) > 0 || f.strict && unknownHigh(report) {
-		return 1
+	if f.jsonFile == "" {
+		return nil
 	}
-	return 0
+
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	// The report lists the cluster's weaknesses, so a new file is readable
+	// by its owner only. An existing file keeps its mode.
+	if err := os.WriteFile(f.jsonFile, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("-json-file: %w", err)
+	}
+	return nil
+}
+
+func exitStatus(r *posture.Report, allowUnknown bool) int {
+	switch {
+	case len(r.Failures(posture.High)) > 0:
+		return exitHighFailure
+	case !allowUnknown && unknownHigh(r):
+		return exitHighUnknown
+	}
+	return exitPass
 }
 
 func check(ctx context.Context, f *flags, logger *slog.Logger) (*posture.Report, error) {

@@ -195,6 +195,105 @@ func TestRunFailingCluster(t *testing.T) {
 	}
 }
 
+// TestRunTableAndJSONFile checks that one run prints the table and writes
+// the JSON report.
+func TestRunTableAndJSONFile(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-512", "auditor", adminPassword),
+		kfake.BrokerConfigs(map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092"}),
+		kfake.SeedTopics(1, "phi.labs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Setenv(passwordEnv, adminPassword)
+	jsonFile := filepath.Join(t.TempDir(), "report.json")
+
+	stdout, stderr, code := runPosture(t, "-brokers", c.ListenAddrs()[0], "-plaintext", "-insecure",
+		"-sasl-mechanism", "SCRAM-SHA-512", "-sasl-user", "auditor", "-json-file", jsonFile)
+	if code != 1 {
+		t.Fatalf("run exit status = %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "SEVERITY") || !strings.Contains(stdout, "broker 0 listener PLAINTEXT") {
+		t.Errorf("stdout is not the table:\n%s", stdout)
+	}
+	data, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatalf("read -json-file: %v", err)
+	}
+	var r posture.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("-json-file is not a report: %v\n%s", err, data)
+	}
+	if len(r.Failures(posture.High)) == 0 {
+		t.Errorf("JSON report has no high-severity failure:\n%s", data)
+	}
+	if info, err := os.Stat(jsonFile); err == nil && info.Mode().Perm() != 0o600 {
+		t.Errorf("-json-file mode = %v, want 0600", info.Mode().Perm())
+	}
+}
+
+// TestRunUnreadableCluster: a principal without any ACL leaves every
+// high-severity check unknown and gets no PHI topic listed. That is not a
+// pass.
+func TestRunUnreadableCluster(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-512", "admin", adminPassword),
+		kfake.User("SCRAM-SHA-512", "nobody", "nobody-password"),
+		kfake.BrokerConfigs(map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092"}),
+		kfake.SeedTopics(1, "phi.labs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Setenv(passwordEnv, "nobody-password")
+	args := []string{"-brokers", c.ListenAddrs()[0], "-plaintext", "-insecure",
+		"-sasl-mechanism", "SCRAM-SHA-512", "-sasl-user", "nobody"}
+
+	stdout, stderr, code := runPosture(t, args...)
+	if code != exitHighUnknown {
+		t.Errorf("run exit status = %d for a cluster whose high-severity settings are all unknown, want %d\nstdout:\n%s\nstderr:\n%s",
+			code, exitHighUnknown, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "phi-topics") {
+		t.Errorf("table lacks the phi-topics finding:\n%s", stdout)
+	}
+
+	if _, _, code := runPosture(t, append(args, "-allow-unknown")...); code != exitPass {
+		t.Errorf("run -allow-unknown exit status = %d, want %d", code, exitPass)
+	}
+
+	missingDir := filepath.Join(t.TempDir(), "missing", "report.json")
+	_, stderr, code = runPosture(t, append(args, "-json-file", missingDir)...)
+	if code != exitError || !strings.Contains(stderr, "-json-file") {
+		t.Errorf("run -json-file in a missing directory = %d, stderr %q; want %d and a message naming -json-file", code, stderr, exitError)
+	}
+}
+
+// TestRunWrongPassword checks that a failed SASL login prints neither the
+// password nor the command name twice.
+func TestRunWrongPassword(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-512", "auditor", adminPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const wrong = "wrong-password-7f3a"
+	t.Setenv(passwordEnv, wrong)
+	stdout, stderr, code := runPosture(t, "-brokers", c.ListenAddrs()[0], "-plaintext", "-insecure",
+		"-sasl-mechanism", "SCRAM-SHA-512", "-sasl-user", "auditor", "-timeout", "3s")
+	if code != exitError {
+		t.Errorf("run with a wrong password exit status = %d, want %d", code, exitError)
+	}
+	if strings.Contains(stdout+stderr, wrong) {
+		t.Error("output contains the SASL password")
+	}
+	if strings.Contains(stderr, "posture: posture:") {
+		t.Errorf("stderr repeats the command name: %q", stderr)
+	}
+}
+
 func TestRunBadInput(t *testing.T) {
 	tests := []struct {
 		name string

@@ -10,10 +10,12 @@
 //   - auto.create.topics.enable=false;
 //   - an authorizer, with allow.everyone.if.no.acl.found=false;
 //   - no ACL that allows operation ALL to the wildcard principal User:*
-//     or on the wildcard topic;
-//   - on PHI topics, retention.ms and retention.bytes bounded, and
-//     min.insync.replicas and the replication factor at least 2 when the
-//     cluster has at least 2 brokers.
+//     or on the wildcard topic, and none that allows READ to User:* on a
+//     topic resource that covers PHI topics;
+//   - on PHI topics, retention.ms and retention.bytes bounded (see
+//     MaxRetentionMs and MaxRetentionBytes), a cleanup.policy that
+//     includes delete, and min.insync.replicas and the replication factor
+//     at least 2 when the cluster has at least 2 brokers.
 //
 // Check reads everything through kadm (DescribeConfigs for brokers and
 // topics, DescribeAcls, Metadata) and changes nothing. A setting the
@@ -21,6 +23,13 @@
 // report settings that belong to the authorizer, such as
 // allow.everyone.if.no.acl.found, unless they were set in the broker's
 // configuration.
+//
+// The client needs these ACLs (a superuser has them all): DESCRIBE and
+// DESCRIBE_CONFIGS on the cluster, and DESCRIBE and DESCRIBE_CONFIGS on
+// every PHI topic. Without DESCRIBE on a topic, Metadata does not list it,
+// so Check cannot report on it. When no listed topic matches the PHI
+// pattern, Check returns a high-severity Unknown finding. A PHI topic hidden
+// next to listed ones goes unreported.
 package posture
 
 import (
@@ -51,8 +60,7 @@ func PHITopics(re *regexp.Regexp) Opt { return optFunc(func(c *config) { c.phi =
 // Check reads the configuration and ACLs of the cluster that adm talks to
 // and returns the findings. It returns an error only when it cannot read
 // the cluster metadata; a setting it cannot read becomes an Unknown
-// finding. The client needs DESCRIBE and DESCRIBE_CONFIGS on the cluster
-// and DESCRIBE_CONFIGS on the topics, which a superuser has.
+// finding. See the package documentation for the ACLs the client needs.
 func Check(ctx context.Context, adm *kadm.Client, opts ...Opt) (*Report, error) {
 	var cfg config
 	for _, o := range opts {
@@ -72,8 +80,9 @@ func Check(ctx context.Context, adm *kadm.Client, opts ...Opt) (*Report, error) 
 	for _, id := range ids {
 		r.add(checkBroker(fmt.Sprintf("broker %d", id), brokers[fmt.Sprint(id)])...)
 	}
-	r.add(checkACLs(ctx, adm)...)
-	r.add(checkTopics(ctx, adm, meta, cfg.phi)...)
+	phi := phiTopics{pattern: cfg.phi, names: phiTopicNames(meta, cfg.phi)}
+	r.add(checkACLs(ctx, adm, phi)...)
+	r.add(checkTopics(ctx, adm, meta, phi)...)
 	return r, nil
 }
 

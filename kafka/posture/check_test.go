@@ -193,3 +193,169 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("JSON round trip = %+v, want %+v", back.Findings, r.Findings)
 	}
 }
+
+// TestCheckAuditorCannotSeeTopics: Metadata lists only the topics the
+// client may DESCRIBE, so an auditor without that ACL gets no PHI topic at
+// all. The report must mark that unknown at high severity, not pass it.
+func TestCheckAuditorCannotSeeTopics(t *testing.T) {
+	acl := func(rt kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: rt, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	clusterACLs := []kfake.ACL{
+		acl(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationDescribe),
+		acl(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationDescribeConfigs),
+		acl(kmsg.ACLResourceTypeTopic, "*", kmsg.ACLOperationDescribeConfigs),
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-512", "admin", adminPassword),
+		kfake.User("SCRAM-SHA-512", "blind", "blind-password", clusterACLs...),
+		kfake.User("SCRAM-SHA-512", "auditor", "auditor-password",
+			append(clusterACLs, acl(kmsg.ACLResourceTypeTopic, "*", kmsg.ACLOperationDescribe))...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.CreateTopic("phi.labs", 1, map[string]string{"retention.ms": "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(user, password string) *posture.Report {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+			kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		r, err := posture.Check(ctx(t), kadm.NewClient(cl), posture.PHITopics(regexp.MustCompile(`^phi\.`)))
+		if err != nil {
+			t.Fatalf("Check() as %s err = %v", user, err)
+		}
+		return r
+	}
+
+	r := check("blind", "blind-password")
+	f := find(t, r, "phi-topics", "cluster")
+	if f.Status != posture.Unknown || f.Severity != posture.High {
+		t.Errorf("phi-topics without DESCRIBE on topics = %s/%s, want unknown/high", f.Status, f.Severity)
+	}
+	if !strings.Contains(f.Actual, "DESCRIBE") {
+		t.Errorf("phi-topics actual = %q, want it to name the missing DESCRIBE ACL", f.Actual)
+	}
+
+	r = check("auditor", "auditor-password")
+	if f := find(t, r, "phi-retention-ms", "topic phi.labs"); f.Status != posture.Fail {
+		t.Errorf("phi-retention-ms with the documented ACLs = %s (%s), want fail", f.Status, f.Actual)
+	}
+}
+
+// TestCheckWildcardACLForms covers every form of a wildcard ALLOW ALL.
+func TestCheckWildcardACLForms(t *testing.T) {
+	_, adm := newCluster(t, 1, nil)
+	createTopic(t, adm, "phi.labs", 1, nil)
+	builders := []*kadm.ACLBuilder{
+		kadm.NewACLs().Allow("User:*").AllowHosts("*").Clusters().Operations(kadm.OpAll),
+		kadm.NewACLs().Allow("User:*").AllowHosts("10.0.0.1").Groups("g").Operations(kadm.OpAll),
+		kadm.NewACLs().Allow("User:*").AllowHosts("*").Topics("phi").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpAll),
+		kadm.NewACLs().Allow("User:bob").AllowHosts("*").Topics("*").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpAll),
+	}
+	for _, b := range builders {
+		if _, err := adm.CreateACLs(ctx(t), b); err != nil {
+			t.Fatalf("CreateACLs() err = %v", err)
+		}
+	}
+	r, err := posture.Check(ctx(t), adm)
+	if err != nil {
+		t.Fatalf("Check() err = %v", err)
+	}
+	var n int
+	for _, f := range r.Findings {
+		if f.Check == "acl-wildcard-all" && f.Status == posture.Fail {
+			n++
+		}
+	}
+	if n != len(builders) {
+		t.Errorf("%d failed acl-wildcard-all findings, want %d:\n%s", n, len(builders), table(r))
+	}
+}
+
+func TestCheckWildcardReadACL(t *testing.T) {
+	read := func(principal, topic string, pattern kadm.ACLPattern) *kadm.ACLBuilder {
+		return kadm.NewACLs().Allow(principal).AllowHosts("*").Topics(topic).ResourcePatternType(pattern).Operations(kadm.OpRead)
+	}
+	tests := []struct {
+		name string
+		acl  *kadm.ACLBuilder
+		fail bool
+	}{
+		{"User:* on a PHI topic", read("User:*", "phi.labs", kadm.ACLPatternLiteral), true},
+		{"User:* on a prefix of PHI topics", read("User:*", "ph", kadm.ACLPatternPrefixed), true},
+		{"User:* on topic *", read("User:*", "*", kadm.ACLPatternLiteral), true},
+		{"User:* on another topic", read("User:*", "metrics", kadm.ACLPatternLiteral), false},
+		{"one user on a PHI topic", read("User:bob", "phi.labs", kadm.ACLPatternLiteral), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, adm := newCluster(t, 1, nil)
+			createTopic(t, adm, "phi.labs", 1, nil)
+			if _, err := adm.CreateACLs(ctx(t), tc.acl); err != nil {
+				t.Fatalf("CreateACLs() err = %v", err)
+			}
+			r, err := posture.Check(ctx(t), adm, posture.PHITopics(regexp.MustCompile(`^phi\.`)))
+			if err != nil {
+				t.Fatalf("Check() err = %v", err)
+			}
+			var failed bool
+			for _, f := range r.Findings {
+				if f.Check == "acl-wildcard-read" && f.Status == posture.Fail {
+					failed = true
+				}
+			}
+			if failed != tc.fail {
+				t.Errorf("acl-wildcard-read failed = %v, want %v:\n%s", failed, tc.fail, table(r))
+			}
+		})
+	}
+}
+
+func TestCheckRetentionBounds(t *testing.T) {
+	_, adm := newCluster(t, 1, nil)
+	topics := map[string]struct {
+		ms, bytes string
+		status    posture.Status
+	}{
+		"phi.max":     {"9223372036854775807", "9223372036854775807", posture.Fail},
+		"phi.century": {"3155760000000", "1125899906842624", posture.Fail}, // the bounds themselves
+		"phi.month":   {"2592000000", "10737418240", posture.Pass},
+	}
+	for name, tc := range topics {
+		createTopic(t, adm, name, 1, map[string]*string{"retention.ms": kadm.StringPtr(tc.ms), "retention.bytes": kadm.StringPtr(tc.bytes)})
+	}
+	r, err := posture.Check(ctx(t), adm)
+	if err != nil {
+		t.Fatalf("Check() err = %v", err)
+	}
+	for name, tc := range topics {
+		for _, check := range []string{"phi-retention-ms", "phi-retention-bytes"} {
+			if f := find(t, r, check, "topic "+name); f.Status != tc.status {
+				t.Errorf("%s on %s = %s (%s), want %s", check, name, f.Status, f.Actual, tc.status)
+			}
+		}
+	}
+}
+
+func TestCheckCleanupPolicy(t *testing.T) {
+	_, adm := newCluster(t, 1, nil)
+	policies := map[string]posture.Status{"compact": posture.Fail, "compact,delete": posture.Pass, "delete": posture.Pass}
+	for policy := range policies {
+		createTopic(t, adm, "phi."+strings.ReplaceAll(policy, ",", "-"), 1, map[string]*string{"cleanup.policy": kadm.StringPtr(policy)})
+	}
+	r, err := posture.Check(ctx(t), adm)
+	if err != nil {
+		t.Fatalf("Check() err = %v", err)
+	}
+	for policy, want := range policies {
+		resource := "topic phi." + strings.ReplaceAll(policy, ",", "-")
+		if f := find(t, r, "phi-cleanup-policy", resource); f.Status != want {
+			t.Errorf("phi-cleanup-policy with %q = %s (%s), want %s", policy, f.Status, f.Actual, want)
+		}
+	}
+}
