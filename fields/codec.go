@@ -41,6 +41,11 @@ type Codec interface {
 	// Decrypt returns src with every sealed field opened, or an error; it
 	// never returns a partly decrypted value.
 	Decrypt(src []byte, open Opener) ([]byte, error)
+	// ContainsSealed reports whether src carries what Decrypt would take
+	// for a sealed field. A consumer calls it on a record without a
+	// descriptor header, so that a record whose header was stripped is
+	// not handed on as an unencrypted one with its fields still sealed.
+	ContainsSealed(src []byte) bool
 }
 
 // RecordCipher seals and opens the fields of one record with a DEK, the
@@ -85,6 +90,11 @@ func DecodeMarked(dst, text []byte) ([]byte, error) {
 	if len(text) < len(Marker) || string(text[:len(Marker)]) != Marker {
 		return nil, fmt.Errorf("%w: marker missing", ErrBadMarker)
 	}
+	// The standard decoder skips CR and LF even in strict mode, so two
+	// different texts would decode to one sealed value.
+	if at := nonBase64At(text[len(Marker):]); at >= 0 {
+		return nil, fmt.Errorf("%w: byte %d after the marker is not in the base64 alphabet", ErrBadMarker, at)
+	}
 	out, err := base64.StdEncoding.Strict().AppendDecode(dst, text[len(Marker):])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadMarker, err)
@@ -93,6 +103,19 @@ func DecodeMarked(dst, text []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than a sealed value", ErrBadMarker, len(out)-len(dst))
 	}
 	return out, nil
+}
+
+// nonBase64At returns the offset of the first byte of b that is neither
+// in the standard base64 alphabet nor '=', or -1.
+func nonBase64At(b []byte) int {
+	for i, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '=':
+		default:
+			return i
+		}
+	}
+	return -1
 }
 
 // HasMarker reports whether b starts with Marker.

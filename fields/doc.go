@@ -40,7 +40,9 @@
 // where BASE64 is the standard, padded base64 of envelope.DEK.Seal's
 // output. The JSON codec writes it as a JSON string in place of the
 // value; the Avro codec writes it in a string field when configured for
-// text; kafka writes it as the value of an encrypted header.
+// text; kafka writes it as the value of an encrypted header. A reader
+// rejects any byte after the marker that is outside the base64 alphabet
+// and '=', line breaks included, so each sealed value has one text form.
 //
 // # Keys and associated data
 //
@@ -51,6 +53,23 @@
 // concrete path in canonical syntax, with indices in place of wildcards
 // (FormatSegments). A ciphertext copied to another field, element, record
 // key or topic therefore fails to open.
+//
+// # Record integrity tag
+//
+// Sealing a field protects only that field: on its own it does not stop
+// an edit to a clear field, the deletion of an optional sealed field, or
+// a sealed field pasted in from another record of the same topic, key and
+// DEK. Package kafka closes these gaps with one tag per record: after the
+// codec has produced the stored value and the header values are sealed,
+// it computes envelope.DEK.Tag over the whole stored value and every
+// sealed header (name and value, in order), bound to the descriptor,
+// topic and key, and sends it in the header envelope.TagHeaderName
+// ("kenvelope-tag") as 32 bytes: a binding check, a nonce and a GCM tag.
+// A consumer verifies the tag before it opens any field, and fails a
+// record whose tag is missing, duplicated or wrong. Headers that are not
+// sealed are not covered, so tools on the way may add or change them.
+// Codec.Decrypt alone does not check the tag; a program that calls it
+// directly checks the tag itself, as kafka does.
 //
 // # JSON
 //
@@ -68,4 +87,16 @@
 // path must hold a marked string (ErrNotEncrypted). On encryption a string
 // outside the selected paths that starts with the marker is rejected
 // (ErrMarkerInClear), because a consumer would take it for ciphertext.
+//
+// Both directions reject, with ErrInvalidRecord, a record with a member
+// name that is not valid Unicode: invalid UTF-8, or a \u escape of an
+// unpaired surrogate. encoding/json decodes each of these to U+FFFD, so
+// two different names would share a bound path and their sealed values
+// could be swapped.
+//
+// # Errors
+//
+// Errors name a field by the path the configuration gives, never by
+// member names or map keys that only the record supplies, because those
+// can be PHI (see FieldError).
 package fields

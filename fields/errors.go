@@ -52,8 +52,14 @@ func (e *SyntaxError) Error() string {
 func (e *SyntaxError) Unwrap() error { return ErrConfig }
 
 // FieldError reports a failure on one field of a record. Path is the
-// concrete path of the field, with array indices; it holds member names
-// from the record or schema, never field values.
+// field's path as the configuration can name it: array indices are
+// concrete, and each member name that no configured path names at that
+// point, such as a map key under "*", is written "*". So an error under
+// the path "byMRN.*.dx" names "byMRN.*.dx", and one under "name[*].given"
+// names "name[2].given". Record and message field names from an Avro or
+// Protobuf schema are kept. Path never holds a field value or a member
+// name that only the record supplies, because either may be PHI, such as
+// a medical record number used as a map key.
 type FieldError struct {
 	Path string
 	Err  error

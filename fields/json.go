@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -128,7 +129,7 @@ func (j *JSON) Decrypt(src []byte, open Opener) ([]byte, error) {
 		}
 		if err != nil {
 			clear(out)
-			return nil, fieldErr(s.path, err)
+			return nil, fieldErr(s.shown, err)
 		}
 		// out never grows past len(src), because a plaintext is shorter
 		// than its marked text, so earlier plaintexts stay in this array
@@ -136,14 +137,24 @@ func (j *JSON) Decrypt(src []byte, open Opener) ([]byte, error) {
 		opened, err := open.Open(out, sealed, s.path)
 		if err != nil {
 			clear(out)
-			return nil, fieldErr(s.path, err)
+			return nil, fieldErr(s.shown, err)
 		}
 		if !json.Valid(opened[len(out):]) {
 			clear(opened)
-			return nil, fieldErr(s.path, fmt.Errorf("%w: opened value is not JSON", ErrBadMarker))
+			return nil, fieldErr(s.shown, fmt.Errorf("%w: opened value is not JSON", ErrBadMarker))
 		}
 		out = opened
 		prev = s.end
 	}
 	return append(out, src[prev:]...), nil
+}
+
+// ContainsSealed reports whether src has a string value that starts with
+// Marker, anywhere in the document. For src that is not valid JSON it
+// reports whether Marker occurs in it at all.
+func (j *JSON) ContainsSealed(src []byte) bool {
+	if !json.Valid(src) {
+		return bytes.Contains(src, []byte(Marker))
+	}
+	return containsMarkedValue(src)
 }

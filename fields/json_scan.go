@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The scanning functions below assume src has passed json.Valid, so they
@@ -152,4 +153,72 @@ func unescapeASCII(raw []byte, i int) (byte, int) {
 		return byte(v), i + 5
 	}
 	return 0, i + 1
+}
+
+// validName reports whether body, the text of a JSON member name between
+// its quotes, decodes to valid Unicode: valid UTF-8, and every \u escape
+// of a surrogate part of a pair. encoding/json turns both faults into
+// U+FFFD, so two different names would decode, and be bound, alike.
+func validName(body []byte) bool {
+	ascii := true
+	for _, c := range body {
+		if c == '\\' || c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return true
+	}
+	if !utf8.Valid(body) {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		i++ // the escape letter; the document passed json.Valid
+		if body[i] != 'u' {
+			continue
+		}
+		r := hex4(body[i+1:])
+		i += 4
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return false // a low surrogate without a high one before it
+		case r >= 0xd800 && r <= 0xdbff:
+			if i+6 >= len(body) || body[i+1] != '\\' || body[i+2] != 'u' {
+				return false
+			}
+			if low := hex4(body[i+3:]); low < 0xdc00 || low > 0xdfff {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 decodes the four hexadecimal digits at the start of b, which
+// json.Valid has checked.
+func hex4(b []byte) rune {
+	v, _ := strconv.ParseUint(string(b[:4]), 16, 16)
+	return rune(v)
+}
+
+// containsMarkedValue reports whether the valid JSON document src has a
+// string value, not a member name, that starts with Marker.
+func containsMarkedValue(src []byte) bool {
+	for i := 0; i < len(src); i++ {
+		if src[i] != '"' {
+			continue
+		}
+		end := stringEnd(src, i)
+		next := skipSpace(src, end)
+		if markedString(src[i:end]) && (next >= len(src) || src[next] != ':') {
+			return true
+		}
+		i = end - 1
+	}
+	return false
 }

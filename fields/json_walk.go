@@ -1,17 +1,21 @@
 package fields
 
-// jsonSpan is a value of the record that the codec replaces.
+// jsonSpan is a value of the record that the codec replaces. path is its
+// concrete path, which the sealed value is bound to. shown is the path
+// that errors print (see FieldError).
 type jsonSpan struct {
 	start, end int
 	path       string
+	shown      string
 }
 
 // jsonSeg is one step of the walker's current path. A member name is kept
 // as the raw bytes of its JSON string, decoded only when a path is
 // formatted.
 type jsonSeg struct {
-	index      int // -1 for a member
-	start, end int // the member's JSON string in src
+	index      int  // -1 for a member
+	start, end int  // the member's JSON string in src
+	named      bool // a configured path names the member literally
 }
 
 // jsonWalker walks a JSON document and the Selection's tree together and
@@ -22,6 +26,7 @@ type jsonWalker struct {
 	nulls   NullPolicy
 	hits    []int
 	path    []jsonSeg
+	hidden  int // members on path that errors show as "*"
 	spans   []jsonSpan
 }
 
@@ -49,17 +54,21 @@ func (w *jsonWalker) object(i int, nodes []*Node) (int, error) {
 	i = skipSpace(w.src, i+1)
 	for w.src[i] != '}' {
 		keyEnd := stringEnd(w.src, i)
-		next, err := w.children(buf[:0], nodes, i, keyEnd)
+		if !validName(w.src[i+1 : keyEnd-1]) {
+			return 0, &InvalidRecordError{Format: "JSON", Offset: i,
+				Reason: "member name is not valid Unicode: invalid UTF-8 or an unpaired surrogate escape"}
+		}
+		next, named, err := w.children(buf[:0], nodes, i, keyEnd)
 		if err != nil {
 			return 0, err
 		}
-		w.path = append(w.path, jsonSeg{index: -1, start: i, end: keyEnd})
+		w.push(jsonSeg{index: -1, start: i, end: keyEnd, named: named})
 		i = skipSpace(w.src, keyEnd)
 		i = skipSpace(w.src, i+1) // ':'
 		if i, err = w.value(i, next); err != nil {
 			return 0, err
 		}
-		w.path = w.path[:len(w.path)-1]
+		w.pop()
 		i = skipSpace(w.src, i)
 		if w.src[i] == ',' {
 			i = skipSpace(w.src, i+1)
@@ -69,19 +78,36 @@ func (w *jsonWalker) object(i int, nodes []*Node) (int, error) {
 }
 
 // children returns the tree nodes that the member whose JSON name is
-// src[start:end] moves nodes to.
-func (w *jsonWalker) children(dst, nodes []*Node, start, end int) ([]*Node, error) {
+// src[start:end] moves nodes to, and whether one of nodes names it
+// literally.
+func (w *jsonWalker) children(dst, nodes []*Node, start, end int) ([]*Node, bool, error) {
 	if len(nodes) == 0 {
-		return dst, nil
+		return dst, false, nil
 	}
 	name, err := stringText(w.src[start:end])
 	if err != nil {
-		return nil, &InvalidRecordError{Format: "JSON", Offset: start, Reason: "member name does not decode"}
+		return nil, false, &InvalidRecordError{Format: "JSON", Offset: start, Reason: "member name does not decode"}
 	}
+	text, named := string(name), false
 	for _, n := range nodes {
-		dst = n.Member(dst, string(name))
+		dst = n.Member(dst, text)
+		named = named || n.Names(text)
 	}
-	return dst, nil
+	return dst, named, nil
+}
+
+func (w *jsonWalker) push(s jsonSeg) {
+	if s.index < 0 && !s.named {
+		w.hidden++
+	}
+	w.path = append(w.path, s)
+}
+
+func (w *jsonWalker) pop() {
+	if s := w.path[len(w.path)-1]; s.index < 0 && !s.named {
+		w.hidden--
+	}
+	w.path = w.path[:len(w.path)-1]
 }
 
 func (w *jsonWalker) array(i int, nodes []*Node) (int, error) {
@@ -92,12 +118,12 @@ func (w *jsonWalker) array(i int, nodes []*Node) (int, error) {
 		for _, n := range nodes {
 			next = n.Element(next, k)
 		}
-		w.path = append(w.path, jsonSeg{index: k})
+		w.push(jsonSeg{index: k})
 		var err error
 		if i, err = w.value(i, next); err != nil {
 			return 0, err
 		}
-		w.path = w.path[:len(w.path)-1]
+		w.pop()
 		i = skipSpace(w.src, i)
 		if w.src[i] == ',' {
 			i = skipSpace(w.src, i+1)
@@ -114,15 +140,12 @@ func (w *jsonWalker) selected(start, end int) error {
 	case isNull && w.nulls == KeepNull:
 		return nil
 	case isNull && w.nulls == RejectNull && w.encrypt:
-		return fieldErr(w.formatPath(), ErrNullField)
-	case w.encrypt:
-		w.spans = append(w.spans, jsonSpan{start: start, end: end, path: w.formatPath()})
-		return nil
-	case v[0] == '"' && markedString(v):
-		w.spans = append(w.spans, jsonSpan{start: start, end: end, path: w.formatPath()})
+		return fieldErr(w.shownPath(), ErrNullField)
+	case w.encrypt || (v[0] == '"' && markedString(v)):
+		w.addSpan(start, end)
 		return nil
 	default:
-		return fieldErr(w.formatPath(), ErrNotEncrypted)
+		return fieldErr(w.shownPath(), ErrNotEncrypted)
 	}
 }
 
@@ -134,23 +157,39 @@ func (w *jsonWalker) unselected(start, end int) error {
 		return nil
 	}
 	if w.encrypt {
-		return fieldErr(w.formatPath(), ErrMarkerInClear)
+		return fieldErr(w.shownPath(), ErrMarkerInClear)
 	}
-	w.spans = append(w.spans, jsonSpan{start: start, end: end, path: w.formatPath()})
+	w.addSpan(start, end)
 	return nil
 }
 
-// formatPath returns the canonical text of the current path.
-func (w *jsonWalker) formatPath() string {
+func (w *jsonWalker) addSpan(start, end int) {
+	path := w.formatPath(false)
+	shown := path
+	if w.hidden > 0 {
+		shown = w.formatPath(true)
+	}
+	w.spans = append(w.spans, jsonSpan{start: start, end: end, path: path, shown: shown})
+}
+
+// shownPath returns the current path as errors show it.
+func (w *jsonWalker) shownPath() string { return w.formatPath(true) }
+
+// formatPath returns the canonical text of the current path, with the
+// member names that no configured path names written "*" if hide is set.
+func (w *jsonWalker) formatPath(hide bool) string {
 	segs := make([]Segment, len(w.path))
 	for i, s := range w.path {
-		if s.index >= 0 {
+		switch {
+		case s.index >= 0:
 			segs[i] = Segment{Kind: Index, Index: s.index}
-			continue
+		case hide && !s.named:
+			segs[i] = Segment{Kind: AnyMember}
+		default:
+			// The document passed json.Valid, so every member name decodes.
+			name, _ := stringText(w.src[s.start:s.end])
+			segs[i] = Segment{Kind: Member, Name: string(name)}
 		}
-		// The document passed json.Valid, so every member name decodes.
-		name, _ := stringText(w.src[s.start:s.end])
-		segs[i] = Segment{Kind: Member, Name: string(name)}
 	}
 	return FormatSegments(segs)
 }

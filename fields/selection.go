@@ -166,6 +166,12 @@ func (n *Node) Member(dst []*Node, name string) []*Node {
 	return dst
 }
 
+// Names reports whether a path names the member name at n literally,
+// rather than through "*". A codec uses it to decide whether an error may
+// show a member name: a name the configuration contains is not record
+// data.
+func (n *Node) Names(name string) bool { return n.names[name] != nil }
+
 // Element appends to dst the children of n that array element i moves to.
 func (n *Node) Element(dst []*Node, i int) []*Node {
 	if c := n.indices[i]; c != nil {

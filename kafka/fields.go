@@ -43,6 +43,20 @@ func (f recordOpt) applyConsumer(c *consumerConfig) { f(&c.ext) }
 // record value instead of the whole value, and a Consumer decrypt them.
 // The descriptor's payload kind names the codec's format, and a Consumer
 // fails a record of another kind. Default: whole values are encrypted.
+//
+// A Producer also adds an integrity tag (envelope.DEK.Tag) in the header
+// envelope.TagHeaderName. It covers the whole stored value and every
+// sealed header value, with the header's name, and is bound to the
+// descriptor, topic and key. A Consumer verifies it before it opens any
+// field and fails the record with ErrRecordTag if the tag is missing,
+// duplicated or wrong. So a clear field that was edited, a sealed field
+// that was deleted, or one pasted in from another record under the same
+// DEK fails the record. Headers that are not sealed are not covered.
+//
+// A Consumer with AllowUnencrypted still fails a record without a
+// descriptor header whose value the codec finds sealed fields in
+// (fields.Codec.ContainsSealed), with ErrFieldsWithoutDescriptor: the
+// header was stripped on the way, and the record is not plaintext.
 func Fields(codec fields.Codec) RecordOpt {
 	return recordOpt(func(e *extConfig) { e.codec = codec })
 }
@@ -68,6 +82,9 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 		}
 		return fail(ErrAlreadyEncrypted)
 	}
+	if tagAt, err := findTag(r.Headers); err != nil || tagAt >= 0 {
+		return fail(fmt.Errorf("%w: the record given to the producer already carries a %s header", ErrRecordTag, envelope.TagHeaderName))
+	}
 	if p.cfg.subject != nil {
 		// TODO: seal fields and headers under the record's subject DEK;
 		// until then such records fail rather than silently use a stream
@@ -91,14 +108,26 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 		return fail(fmt.Errorf("no KEK configured for topic %q", r.Topic))
 	}
 
-	s := recordSealer{ctx: ctx, ring: p.ring, kek: kek, topic: r.Topic, key: key, extra: len(work), extraBytes: headerBytes}
+	// A record with sealed fields or sealed headers gets a tag, which
+	// costs one nonce of the DEK like a sealed value.
+	tagged := (e.codec != nil && r.Value != nil) || len(work) > 0
+	extra := len(work)
+	if tagged {
+		extra++
+	}
+	s := recordSealer{ctx: ctx, ring: p.ring, kek: kek, topic: r.Topic, key: key, extra: extra, extraBytes: headerBytes}
 	value, err := s.sealValue(e.codec, r.Value)
 	if err != nil {
 		return fail(err)
 	}
 	dek := s.res.DEK()
+	desc := s.res.Descriptor(s.payload)
 	headers := sealHeaders(r.Headers, work, dek, s.res.Descriptor(envelope.PayloadHeader), r.Topic, key)
-	headers = append(headers, kgo.RecordHeader{Key: envelope.HeaderName, Value: s.res.Descriptor(s.payload)})
+	headers = append(headers, kgo.RecordHeader{Key: envelope.HeaderName, Value: desc})
+	if tagged {
+		tag := dek.Tag(nil, desc, envelope.Binding{Topic: r.Topic, Key: key}, tagParts(value, headers)...)
+		headers = append(headers, kgo.RecordHeader{Key: envelope.TagHeaderName, Value: tag})
+	}
 
 	// NOTE: unlike whole-value encryption, the size is checked after
 	// sealing, because a codec's output size is known only then. An
@@ -119,7 +148,7 @@ type recordSealer struct {
 	kek        string
 	topic      string
 	key        []byte
-	extra      int // header values to seal
+	extra      int // header values to seal, and the tag
 	extraBytes int
 	payload    envelope.Payload
 	res        keyring.Reservation

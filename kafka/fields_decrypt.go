@@ -13,14 +13,20 @@ import (
 
 // extended reports whether raw needs decryptExt: the consumer has field,
 // key-token or header settings, or raw carries an encrypted header value
-// that whole-value decryption would hand on still sealed.
+// that whole-value decryption would hand on still sealed, or a tag that
+// must be verified.
 func (c *Consumer) extended(raw *kgo.Record) bool {
-	return c.cfg.ext.enabled() || hasSealedHeader(raw.Headers)
+	if c.cfg.ext.enabled() || hasSealedHeader(raw.Headers) {
+		return true
+	}
+	at, err := findTag(raw.Headers)
+	return at >= 0 || err != nil
 }
 
 // decryptExt is decrypt for records that may carry sealed fields, sealed
-// headers or a key token. It modifies raw only on success, so a failed
-// record is never handed on partly decrypted.
+// headers or a key token. It verifies the record's tag before it opens
+// anything, and modifies raw only on success, so a failed record is never
+// handed on partly decrypted.
 func (c *Consumer) decryptExt(ctx context.Context, raw *kgo.Record) (Record, error) {
 	var d *envelope.Descriptor
 	fail := func(err error) (Record, error) {
@@ -45,6 +51,9 @@ func (c *Consumer) decryptExt(ctx context.Context, raw *kgo.Record) (Record, err
 		return fail(err)
 	}
 	o := recordOpener{dek: dek, desc: raw.Headers[at].Value, topic: raw.Topic, key: raw.Key, alias: c.cfg.aliases[raw.Topic]}
+	if err := o.checkTag(raw, parsed.Payload); err != nil {
+		return fail(err)
+	}
 	value, err := c.openValue(&o, parsed.Payload, raw)
 	if err != nil {
 		return fail(err)
@@ -55,7 +64,7 @@ func (c *Consumer) decryptExt(ctx context.Context, raw *kgo.Record) (Record, err
 	}
 	ho := o
 	ho.desc = headerDesc
-	headers, err := e.openHeaders(raw.Headers, at, func(sealed []byte, path string) ([]byte, error) {
+	headers, err := e.openHeaders(raw.Headers, func(sealed []byte, path string) ([]byte, error) {
 		return ho.Open(make([]byte, 0, len(sealed)), sealed, path)
 	})
 	if err != nil {
@@ -70,13 +79,21 @@ func (c *Consumer) decryptExt(ctx context.Context, raw *kgo.Record) (Record, err
 }
 
 // decryptPlain handles a record without a descriptor header: a tombstone,
-// or an unencrypted record under AllowUnencrypted.
+// or an unencrypted record under AllowUnencrypted. A record that carries
+// sealed parts or a tag lost its descriptor header on the way, so it
+// fails rather than pass for plaintext.
 func (c *Consumer) decryptPlain(raw *kgo.Record, fail func(error) (Record, error)) (Record, error) {
 	if hasSealedHeader(raw.Headers) {
 		return fail(ErrHeadersWithoutDescriptor)
 	}
+	if at, err := findTag(raw.Headers); err != nil || at >= 0 {
+		return fail(fmt.Errorf("%w: %s header without a kenvelope header", ErrRecordTag, envelope.TagHeaderName))
+	}
 	if raw.Value != nil && !c.cfg.allowUnencrypted {
 		return fail(ErrNotEncrypted)
+	}
+	if codec := c.cfg.ext.codec; raw.Value != nil && codec != nil && codec.ContainsSealed(raw.Value) {
+		return fail(ErrFieldsWithoutDescriptor)
 	}
 	key, err := c.cfg.ext.originalKey(raw.Key)
 	if err != nil {

@@ -60,9 +60,15 @@ func TestFieldsJSONRoundTrip(t *testing.T) {
 	if bytes.Contains(stored.Value, []byte("Doe")) || bytes.Contains(stored.Value, []byte("1970")) {
 		t.Error("stored value contains a selected field in clear")
 	}
-	d, err := envelope.Parse(stored.Headers[len(stored.Headers)-1].Value)
+	if n := len(stored.Headers); n != 3 || stored.Headers[1].Key != envelope.HeaderName || stored.Headers[2].Key != envelope.TagHeaderName {
+		t.Fatalf("stored headers = %v, want trace, the descriptor and the tag", stored.Headers)
+	}
+	d, err := envelope.Parse(stored.Headers[1].Value)
 	if err != nil || d.Payload != envelope.PayloadJSON {
 		t.Errorf("stored descriptor payload = %v, err %v; want PayloadJSON", d.Payload, err)
+	}
+	if len(stored.Headers[2].Value) != envelope.TagSize {
+		t.Errorf("stored tag is %d bytes, want %d", len(stored.Headers[2].Value), envelope.TagSize)
 	}
 
 	got, err := pollN(t, e.consumer("fhir", codec), 1)
@@ -100,21 +106,27 @@ func TestFieldsInvalidRecord(t *testing.T) {
 	}
 }
 
+// A consumer checks the record's tag before it opens any field, so a
+// tampered marker fails as a tag that does not verify.
 func TestFieldsTamperedMarker(t *testing.T) {
 	e := newEnv(t, "fhir", "copy")
 	codec := kafka.Fields(jsonCodec(t, "name", "birthDate"))
 	produce(t, e.producer(codec), &kgo.Record{Topic: "fhir", Value: []byte(patientJSON)})
 	stored := e.raw("fhir", 1)[0]
 	copyRaw(t, e, stored, "copy", nil, func(r *kgo.Record) {
+		r.Topic = "fhir"
 		r.Value = marked.ReplaceAll(r.Value, []byte(`"kenv1:not*base64"`))
 	})
-	err := decryptErr(t, e, "copy", codec)
-	var re *kafka.RecordError
-	if !errors.As(err, &re) || re.Topic != "copy" || re.Partition != 0 || re.Offset != 0 {
-		t.Fatalf("Poll() err = %v, want a *RecordError at copy/0/0", err)
+	got, err := pollN(t, e.consumer("fhir", codec), 2)
+	if len(got) != 1 {
+		t.Errorf("Poll() returned %d records, want the untouched one only", len(got))
 	}
-	if !errors.Is(err, fields.ErrBadMarker) || !strings.Contains(err.Error(), `field "name"`) {
-		t.Errorf("Poll() err = %v, want ErrBadMarker naming field name", err)
+	var re *kafka.RecordError
+	if !errors.As(err, &re) || re.Topic != "fhir" || re.Partition != 0 || re.Offset != 1 {
+		t.Fatalf("Poll() err = %v, want a *RecordError at fhir/0/1", err)
+	}
+	if !errors.Is(err, kafka.ErrRecordTag) || !errors.Is(err, envelope.ErrAuth) {
+		t.Errorf("Poll() err = %v, want ErrRecordTag wrapping ErrAuth", err)
 	}
 }
 
@@ -187,8 +199,11 @@ func TestEncryptHeaders(t *testing.T) {
 	}
 	produce(t, e.producer(kafka.EncryptHeaders("x-mrn")), &kgo.Record{Topic: "fhir", Value: []byte("v"), Headers: hs})
 	stored := e.raw("fhir", 1)[0]
-	if len(stored.Headers) != 5 {
-		t.Fatalf("stored %d headers, want 5", len(stored.Headers))
+	if len(stored.Headers) != 6 {
+		t.Fatalf("stored %d headers, want 6: four, the descriptor and the tag", len(stored.Headers))
+	}
+	if stored.Headers[4].Key != envelope.HeaderName || stored.Headers[5].Key != envelope.TagHeaderName {
+		t.Errorf("stored headers 4 and 5 = %q, %q; want the descriptor and the tag", stored.Headers[4].Key, stored.Headers[5].Key)
 	}
 	for i, h := range stored.Headers[:4] {
 		if h.Key != hs[i].Key {
@@ -227,8 +242,9 @@ func TestEncryptHeadersSwapped(t *testing.T) {
 	if len(got) != 1 {
 		t.Errorf("Poll() returned %d records, want the first one only", len(got))
 	}
-	if !errors.Is(err, envelope.ErrBindingMismatch) || !strings.Contains(err.Error(), `header "x-mrn"`) {
-		t.Errorf("Poll(swapped headers) err = %v, want ErrBindingMismatch on header x-mrn", err)
+	// The tag covers the sealed headers in order, so it fails first.
+	if !errors.Is(err, kafka.ErrRecordTag) || !errors.Is(err, envelope.ErrAuth) {
+		t.Errorf("Poll(swapped headers) err = %v, want ErrRecordTag wrapping ErrAuth", err)
 	}
 }
 

@@ -21,7 +21,11 @@ var ErrHeadersWithoutDescriptor = errors.New("record has encrypted header values
 // the order and duplicates of all headers, are left as they are. A
 // Consumer opens every header value that starts with the marker, whether
 // or not it names the header, and with this option also fails a record
-// whose named header is in clear. Default: no header is encrypted.
+// whose named header is in clear. A null value carries nothing to hide:
+// the Producer leaves it null and the Consumer accepts it. A record with
+// sealed header values carries an integrity tag over them (see Fields),
+// so a sealed value deleted, reordered or taken from another record fails
+// the record with ErrRecordTag. Default: no header is encrypted.
 func EncryptHeaders(names ...string) RecordOpt {
 	return recordOpt(func(e *extConfig) {
 		if e.headers == nil {
@@ -74,7 +78,7 @@ func (e *extConfig) headersToSeal(hs []kgo.RecordHeader) ([]headerWork, int, err
 // sealHeaders returns a copy of hs with the values in work sealed by dek
 // under the header descriptor desc.
 func sealHeaders(hs []kgo.RecordHeader, work []headerWork, dek *envelope.DEK, desc []byte, topic string, key []byte) []kgo.RecordHeader {
-	out := make([]kgo.RecordHeader, len(hs), len(hs)+1)
+	out := make([]kgo.RecordHeader, len(hs), len(hs)+2)
 	copy(out, hs)
 	for _, w := range work {
 		b := envelope.Binding{Topic: topic, Key: key, Path: w.path}
@@ -84,30 +88,38 @@ func sealHeaders(hs []kgo.RecordHeader, work []headerWork, dek *envelope.DEK, de
 	return out
 }
 
-// hasSealedHeader reports whether a header value starts with the marker.
+// sealedHeader reports whether h is a sealed header value: one that
+// starts with the marker, in a header other than the descriptor and tag
+// headers, whose binary values could start with the same bytes.
+func sealedHeader(h kgo.RecordHeader) bool {
+	return h.Key != envelope.HeaderName && h.Key != envelope.TagHeaderName && fields.HasMarker(h.Value)
+}
+
+// hasSealedHeader reports whether hs holds a sealed header value.
 func hasSealedHeader(hs []kgo.RecordHeader) bool {
 	for _, h := range hs {
-		if fields.HasMarker(h.Value) {
+		if sealedHeader(h) {
 			return true
 		}
 	}
 	return false
 }
 
-// openHeaders returns a copy of hs without the descriptor header at skip
-// and with every marked value opened under the header descriptor desc. A
-// header that EncryptHeaders names must be marked.
-func (e *extConfig) openHeaders(hs []kgo.RecordHeader, skip int, open func(sealed []byte, path string) ([]byte, error)) ([]kgo.RecordHeader, error) {
+// openHeaders returns a copy of hs without the descriptor and tag headers
+// and with every sealed value opened under the header descriptor. A
+// header that EncryptHeaders names must be sealed or null: the producer
+// leaves a null value null, as it carries nothing to hide.
+func (e *extConfig) openHeaders(hs []kgo.RecordHeader, open func(sealed []byte, path string) ([]byte, error)) ([]kgo.RecordHeader, error) {
 	out := make([]kgo.RecordHeader, 0, len(hs))
 	seen := map[string]int{}
-	for i, h := range hs {
-		if i == skip {
+	for _, h := range hs {
+		if h.Key == envelope.HeaderName || h.Key == envelope.TagHeaderName {
 			continue
 		}
 		n := seen[h.Key]
 		seen[h.Key] = n + 1
-		if !fields.HasMarker(h.Value) {
-			if e.headers[h.Key] {
+		if !sealedHeader(h) {
+			if e.headers[h.Key] && h.Value != nil {
 				return nil, fmt.Errorf("header %q: %w", h.Key, fields.ErrNotEncrypted)
 			}
 			out = append(out, h)

@@ -133,11 +133,17 @@ func (s *SIV) Token(key []byte) ([]byte, error) {
 	return t, nil
 }
 
-// Key decrypts token, or returns ErrInvalidToken.
+// Key decrypts token, or returns ErrInvalidToken. The key of an empty
+// key's token is empty, not nil.
 func (s *SIV) Key(token []byte) ([]byte, error) {
 	k, err := s.prim.DecryptDeterministically(token, s.ad)
 	if err != nil {
 		return nil, ErrInvalidToken
+	}
+	if k == nil {
+		// Package kafka never tokenizes a null key, and Kafka tells a null
+		// key from an empty one, so an empty key comes back non-nil.
+		k = []byte{}
 	}
 	return k, nil
 }

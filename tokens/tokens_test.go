@@ -40,6 +40,10 @@ func TestSIVDeterministicRoundTrip(t *testing.T) {
 		if err != nil || !bytes.Equal(got, key) {
 			t.Errorf("Key(Token(k)) = %x, err %v; want %x", got, err, key)
 		}
+		// bytes.Equal treats nil and empty alike, but Kafka does not.
+		if (got == nil) != (key == nil) {
+			t.Errorf("Key(Token(%d bytes)) nil = %v, want %v", len(key), got == nil, key == nil)
+		}
 	}
 }
 

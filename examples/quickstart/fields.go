@@ -95,6 +95,10 @@ func (c *fhirCodec) Decrypt(src []byte, open fields.Opener) ([]byte, error) {
 	return j.Decrypt(src, open)
 }
 
+// ContainsSealed looks for marked strings anywhere in src, which does not
+// depend on the resource type.
+func (c *fhirCodec) ContainsSealed(src []byte) bool { return c.fallback.ContainsSealed(src) }
+
 func (c *fhirCodec) pick(src []byte) (*fields.JSON, error) {
 	var head struct {
 		ResourceType string `json:"resourceType"`
@@ -154,11 +158,14 @@ func printFieldsRecord(w io.Writer, r *kgo.Record) error {
 	fmt.Fprintf(w, "One record as the broker stores it (topic %s, partition %d, offset %d):\n", r.Topic, r.Partition, r.Offset)
 	fmt.Fprintf(w, "  key        %s (%d bytes: AES-SIV token of the patient id)\n", shortHex(r.Key), len(r.Key))
 	for _, h := range r.Headers {
-		if h.Key == envelope.HeaderName {
+		switch h.Key {
+		case envelope.HeaderName:
 			fmt.Fprintf(w, "  header     %s: %s (%d bytes, the descriptor, payload JSON fields)\n", h.Key, shortHex(h.Value), len(h.Value))
-			continue
+		case envelope.TagHeaderName:
+			fmt.Fprintf(w, "  header     %s: %s (%d bytes, the record tag over the value as stored)\n", h.Key, shortHex(h.Value), len(h.Value))
+		default:
+			fmt.Fprintf(w, "  header     %s: %q\n", h.Key, h.Value)
 		}
-		fmt.Fprintf(w, "  header     %s: %q\n", h.Key, h.Value)
 	}
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, r.Value, "             ", "  "); err != nil {
@@ -166,5 +173,6 @@ func printFieldsRecord(w io.Writer, r *kgo.Record) error {
 	}
 	fmt.Fprintf(w, "  value      %s\n", pretty.Bytes())
 	fmt.Fprintf(w, "Each %q string is one field sealed under the record's DEK, bound to its path.\n", fields.Marker+"...")
+	fmt.Fprintf(w, "The %s header authenticates the whole stored value, clear fields included.\n", envelope.TagHeaderName)
 	return nil
 }

@@ -169,18 +169,51 @@ func (c *Codec) Decrypt(src []byte, open fields.Opener) ([]byte, error) {
 	out, err := c.rewrite(c.derived, src, len(src), func(k int, field []byte) ([]byte, error) {
 		s := spans[k]
 		if sealed, err = c.sealedOf(sealed[:0], field); err != nil {
-			return nil, &fields.FieldError{Path: s.path, Err: err}
+			return nil, &fields.FieldError{Path: s.shown, Err: err}
 		}
 		if plain, err = open.Open(plain[:0], sealed, s.path); err != nil {
-			return nil, &fields.FieldError{Path: s.path, Err: err}
+			return nil, &fields.FieldError{Path: s.shown, Err: err}
 		}
 		if err = c.checkOpened(plain, s); err != nil {
-			return nil, &fields.FieldError{Path: s.path, Err: err}
+			return nil, &fields.FieldError{Path: s.shown, Err: err}
 		}
 		return plain, nil
 	})
 	clear(plain)
 	return out, err
+}
+
+// ContainsSealed reports whether src parses as a record of WriterSchema
+// whose encrypted fields look sealed. Under TextCiphertext that means one
+// of them starts with fields.Marker. Otherwise the record must have at
+// least one encrypted field, each as long as a sealed empty value or
+// longer.
+//
+// NOTE: Avro bytes carry no marker, so a record of Schema can pass for a
+// sealed one when its encoding also parses under WriterSchema and every
+// encrypted field is 32 bytes or longer, for example a single long string
+// field. A consumer then fails such an unencrypted record instead of
+// handing it on; it never hands on a sealed one.
+func (c *Codec) ContainsSealed(src []byte) bool {
+	w := walker{src: src, marks: c.marks}
+	end, err := w.walk(c.derived, 0, 0, nil)
+	if err != nil || end != len(src) || len(w.spans) == 0 {
+		return false
+	}
+	for _, s := range w.spans {
+		n, j, err := readLen(src[:s.end], s.start)
+		if err != nil {
+			return false
+		}
+		data := src[j : j+n]
+		if c.text && fields.HasMarker(data) {
+			return true
+		}
+		if !c.text && len(data) < envelope.Overhead {
+			return false
+		}
+	}
+	return !c.text
 }
 
 // sealedOf appends to dst the sealed value in field, the encoding of a

@@ -8,10 +8,14 @@ import (
 	"github.com/kenvelope/kenvelope/fields"
 )
 
-// span is the encoding of one marked field in a record.
+// span is the encoding of one marked field in a record. path is its
+// concrete path, which the sealed value is bound to. shown is the path
+// that errors print, in which map keys that no configured path names are
+// written "*" (see fields.FieldError).
 type span struct {
 	start, end int
 	path       string
+	shown      string
 	record     string // full name of the record type that has the field
 	index      int    // the field's index in that record
 }
@@ -26,7 +30,10 @@ type walker struct {
 	marks marks
 	hits  []int
 	path  []fields.Segment
-	spans []span
+	shown []fields.Segment // path with unnamed map keys as fields.AnyMember
+	// hidden counts the segments of shown that differ from path.
+	hidden int
+	spans  []span
 
 	emit    bool
 	out     []byte
@@ -75,10 +82,11 @@ func (w *walker) array(t *avro.ArraySchema, i, depth int, nodes []*fields.Node) 
 		for _, n := range nodes {
 			next = n.Element(next, k)
 		}
-		w.path = append(w.path, fields.Segment{Kind: fields.Index, Index: k})
+		seg := fields.Segment{Kind: fields.Index, Index: k}
+		w.push(seg, seg)
 		k++
 		j, err := w.walk(t.Items(), j, depth+1, next)
-		w.path = w.path[:len(w.path)-1]
+		w.pop()
 		return j, err
 	})
 }
@@ -94,15 +102,19 @@ func (w *walker) mapValues(t *avro.MapSchema, i, depth int, nodes []*fields.Node
 		next := buf[:0]
 		if len(nodes) > 0 || !w.emit {
 			name := string(w.src[k : k+n])
+			shown := fields.Segment{Kind: fields.AnyMember}
 			for _, nd := range nodes {
 				next = nd.Member(next, name)
+				if nd.Names(name) {
+					shown = fields.Segment{Kind: fields.Member, Name: name}
+				}
 			}
-			w.path = append(w.path, fields.Segment{Kind: fields.Member, Name: name})
+			w.push(fields.Segment{Kind: fields.Member, Name: name}, shown)
 		} else {
-			w.path = append(w.path, fields.Segment{})
+			w.push(fields.Segment{}, fields.Segment{})
 		}
 		j, err = w.walk(t.Values(), k+n, depth+1, next)
-		w.path = w.path[:len(w.path)-1]
+		w.pop()
 		return j, err
 	})
 }
@@ -168,7 +180,8 @@ func (w *walker) record(r *avro.RecordSchema, i, depth int, nodes []*fields.Node
 		for _, n := range nodes {
 			next = n.Member(next, f.Name())
 		}
-		w.path = append(w.path, fields.Segment{Kind: fields.Member, Name: f.Name()})
+		seg := fields.Segment{Kind: fields.Member, Name: f.Name()}
+		w.push(seg, seg)
 		var err error
 		if w.marks.has(r, k) {
 			i, err = w.marked(r, k, f, i, depth, next)
@@ -178,9 +191,27 @@ func (w *walker) record(r *avro.RecordSchema, i, depth int, nodes []*fields.Node
 		if err != nil {
 			return 0, err
 		}
-		w.path = w.path[:len(w.path)-1]
+		w.pop()
 	}
 	return i, nil
+}
+
+// push adds a step to the current path: seg as bound, shown as errors
+// print it.
+func (w *walker) push(seg, shown fields.Segment) {
+	if seg != shown {
+		w.hidden++
+	}
+	w.path = append(w.path, seg)
+	w.shown = append(w.shown, shown)
+}
+
+func (w *walker) pop() {
+	last := len(w.path) - 1
+	if w.path[last] != w.shown[last] {
+		w.hidden--
+	}
+	w.path, w.shown = w.path[:last], w.shown[:last]
 }
 
 func (w *walker) marked(r *avro.RecordSchema, k int, f *avro.Field, i, depth int, next []*fields.Node) (int, error) {
@@ -192,7 +223,12 @@ func (w *walker) marked(r *avro.RecordSchema, k int, f *avro.Field, i, depth int
 		if rule := fields.Selected(next); rule >= 0 {
 			w.hits[rule]++
 		}
-		w.spans = append(w.spans, span{start: i, end: end, path: fields.FormatSegments(w.path), record: r.FullName(), index: k})
+		path := fields.FormatSegments(w.path)
+		shown := path
+		if w.hidden > 0 {
+			shown = fields.FormatSegments(w.shown)
+		}
+		w.spans = append(w.spans, span{start: i, end: end, path: path, shown: shown, record: r.FullName(), index: k})
 		return end, nil
 	}
 	b, err := w.replace(w.next, w.src[i:end])

@@ -133,3 +133,14 @@ func (c *Codec) Decrypt(src []byte, open fields.Opener) ([]byte, error) {
 	}
 	return marshal(m)
 }
+
+// ContainsSealed reports whether src parses as the codec's message type
+// and a message in it, reached through message fields and repeated
+// message fields, has an unknown field with the sealed-field number.
+func (c *Codec) ContainsSealed(src []byte) bool {
+	m, err := c.parse(src)
+	if err != nil {
+		return false
+	}
+	return hasEntry(m, c.number, 0)
+}

@@ -27,7 +27,15 @@
 //
 // Decryption visits every message reached through message fields and
 // repeated message fields, opens each entry, and merges the field back. A
-// selected field present in clear fails with fields.ErrNotEncrypted.
+// selected field present in clear fails with fields.ErrNotEncrypted, and
+// a message with two entries for one field number fails, because merging
+// both would double a repeated field.
+//
+// A proto2 required field cannot be selected: New rejects the path with
+// fields.ErrConfig. Encryption removes the selected field from its
+// message, and a record without a required field does not parse in a
+// reader that checks required fields. Marshalling with AllowPartial would
+// hand that failure to every other reader of the topic instead.
 //
 // A proto3 field without explicit presence that holds its zero value is
 // absent from the wire, so a path to it matches nothing: mark such paths

@@ -26,7 +26,7 @@ func resolve(md protoreflect.MessageDescriptor, segs []fields.Segment, path stri
 	}
 	rest := segs[1:]
 	if len(rest) == 0 {
-		return nil
+		return checkSelectable(fd, path)
 	}
 	if fd.Message() == nil || fd.IsMap() {
 		return configErr("path %q: field %s is not a message or repeated message field, so the path cannot go on", path, fd.FullName())
@@ -41,6 +41,17 @@ func resolve(md protoreflect.MessageDescriptor, segs []fields.Segment, path stri
 		}
 	}
 	return resolve(fd.Message(), rest, path)
+}
+
+// checkSelectable rejects a proto2 required field as the end of a path.
+// Encryption removes the field from its message, so the stored record
+// would lack a required field and fail to parse in any reader that checks
+// required fields, this package's Decrypt included.
+func checkSelectable(fd protoreflect.FieldDescriptor, path string) error {
+	if fd.Cardinality() == protoreflect.Required {
+		return configErr("path %q: field %s is a proto2 required field, which encryption would remove from its message; make it optional to encrypt it", path, fd.FullName())
+	}
+	return nil
 }
 
 // checkNumber rejects a sealed-field number that a message reachable from

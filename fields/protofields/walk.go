@@ -3,6 +3,7 @@ package protofields
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -114,7 +115,10 @@ func (w *walker) collect(m protoreflect.Message, nodes []*fields.Node) error {
 func (w *walker) add(m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
 	one := m.New()
 	one.Set(fd, m.Get(fd))
-	plain, err := marshal(one)
+	// one contains a single field, so in a proto2 message with required
+	// fields it is partial on purpose. The record as a whole was checked
+	// for required fields when it was parsed.
+	plain, err := proto.MarshalOptions{Deterministic: true, AllowPartial: true}.Marshal(one.Interface())
 	if err != nil {
 		return &fields.FieldError{Path: fields.FormatSegments(w.path), Err: err}
 	}
@@ -151,6 +155,10 @@ func (w *walker) openEntries(m protoreflect.Message, nodes []*fields.Node) error
 	unknown := m.GetUnknown()
 	var keep, plains []byte
 	var fds []protoreflect.FieldDescriptor
+	fail := func(err error) error {
+		clear(plains)
+		return err
+	}
 	for len(unknown) > 0 {
 		num, typ, n := protowire.ConsumeTag(unknown)
 		if n < 0 {
@@ -168,8 +176,13 @@ func (w *walker) openEntries(m protoreflect.Message, nodes []*fields.Node) error
 		}
 		fd, plain, err := w.openEntry(m, field[n:], nodes)
 		if err != nil {
-			clear(plains)
-			return err
+			return fail(err)
+		}
+		if slices.Contains(fds, fd) {
+			// A second entry would be merged into the first, doubling a
+			// repeated field or replacing a scalar.
+			clear(plain)
+			return fail(w.fieldErr(fd, errors.New("sealed more than once in one message")))
 		}
 		fds = append(fds, fd)
 		plains = append(plains, plain...)
@@ -220,6 +233,13 @@ func (w *walker) openEntry(m protoreflect.Message, raw []byte, nodes []*fields.N
 	return fd, plain, nil
 }
 
+// fieldErr returns a *fields.FieldError for field fd of the message at
+// the current path.
+func (w *walker) fieldErr(fd protoreflect.FieldDescriptor, err error) error {
+	path := append(slices.Clip(w.path), fields.Segment{Kind: fields.Member, Name: string(fd.Name())})
+	return &fields.FieldError{Path: fields.FormatSegments(path), Err: err}
+}
+
 func (w *walker) invalid(err error) error {
 	return &fields.InvalidRecordError{Format: "Protobuf", Offset: -1,
 		Reason: fmt.Sprintf("sealed entry in %q: %v", fields.FormatSegments(w.path), err)}
@@ -268,4 +288,40 @@ func onlyField(b []byte, number protoreflect.FieldNumber) bool {
 		b = b[n+size:]
 	}
 	return true
+}
+
+// hasEntry reports whether m or a message below it has an unknown field
+// with number n and wire type bytes.
+func hasEntry(m protoreflect.Message, n protowire.Number, depth int) bool {
+	if depth > maxDepth {
+		return true // too deep to tell, and too deep for Decrypt: fail closed
+	}
+	for b := m.GetUnknown(); len(b) > 0; {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return false
+		}
+		if num == n && typ == protowire.BytesType {
+			return true
+		}
+		size := protowire.ConsumeFieldValue(num, typ, b[k:])
+		if size < 0 {
+			return false
+		}
+		b = b[k+size:]
+	}
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := 0; i < v.List().Len() && !found; i++ {
+				found = hasEntry(v.List().Get(i).Message(), n, depth+1)
+			}
+		default:
+			found = hasEntry(v.Message(), n, depth+1)
+		}
+		return !found
+	})
+	return found
 }
