@@ -11,4 +11,11 @@
 // values are decrypted and whose descriptor header is removed. A record
 // that cannot be decrypted is never returned as if it were plaintext; the
 // consumer's policy decides what happens to it (see OnDecryptError).
+//
+// With Fields or EncryptHeaders, only the selected values are sealed, and
+// each record also carries a header named envelope.TagHeaderName: an
+// AES-GCM tag over the stored value and the sealed headers. The consumer
+// checks it before opening any field, so a record whose clear fields were
+// edited, or whose sealed fields were removed or copied from another
+// record, fails as a whole.
 package kafka
