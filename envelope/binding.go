@@ -18,10 +18,12 @@ type Binding struct {
 	Path string
 }
 
-// domain separates kenvelope's associated data from any other use of the
-// same key. It is short because AES-GCM hashes associated data one block
-// at a time, more slowly than it encrypts, and every record pays for it.
-const domain = "kenv/v1\x00"
+// domain starts the associated data of a sealed value: the format version
+// of the associated data, 1. It is one byte because AES-GCM hashes
+// associated data one block at a time, more slowly than it encrypts, and
+// every record pays for it. A tag's associated data starts with tagDomain
+// instead, whose first byte differs.
+const domain = "\x01"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -49,8 +51,12 @@ func boundPart(descriptor []byte) []byte {
 // adLen returns an upper bound of the length of the associated data that
 // appendAD builds.
 func adLen(descriptor []byte, b Binding) int {
+	return adLenBound(len(boundPart(descriptor)), b)
+}
+
+func adLenBound(bound int, b Binding) int {
 	const lenMax = binary.MaxVarintLen64
-	return len(domain) + lenMax + len(boundPart(descriptor)) + lenMax + len(b.Topic) + 1 + lenMax + len(b.Key) + lenMax + len(b.Path)
+	return len(domain) + lenMax + bound + lenMax + len(b.Topic) + 1 + lenMax + len(b.Key) + lenMax + len(b.Path)
 }
 
 // appendAD appends the associated data for descriptor and b to dst and
@@ -59,7 +65,11 @@ func adLen(descriptor []byte, b Binding) int {
 // keeps the encoding unambiguous and, for the short parts of a record,
 // one byte long.
 func appendAD(dst, descriptor []byte, b Binding) ([]byte, uint32) {
-	bound := boundPart(descriptor)
+	return appendADBound(dst, boundPart(descriptor), b)
+}
+
+// appendADBound is appendAD for the bound part of a descriptor.
+func appendADBound(dst, bound []byte, b Binding) ([]byte, uint32) {
 	dst = append(dst, domain...)
 	dst = binary.AppendUvarint(dst, uint64(len(bound)))
 	dst = append(dst, bound...)

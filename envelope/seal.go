@@ -27,9 +27,10 @@ func SealedLen(n int) int { return n + Overhead }
 // plaintext.
 func (k *DEK) Seal(dst, plaintext, descriptor []byte, b Binding) []byte {
 	n := SealedLen(len(plaintext))
-	dst = slices.Grow(dst, n+adLen(descriptor, b))
+	bound := boundPart(descriptor)
+	dst = slices.Grow(dst, n+adLenBound(len(bound), b))
 	end := len(dst) + n
-	ad, check := appendAD(dst[end:end], descriptor, b)
+	ad, check := appendADBound(dst[end:end], bound, b)
 
 	dst = binary.BigEndian.AppendUint32(dst, check)
 	// The AEAD draws a random nonce and writes nonce || ciphertext || tag,

@@ -17,7 +17,7 @@ const TagHeaderName = "kenvelope-tag"
 const TagSize = checkSize + nonceSize + tagSize
 
 // tagDomain starts the associated data of a tag, ahead of the associated
-// data that Seal builds. It differs from domain in its 14th byte, so the
+// data that Seal builds. Its first byte differs from domain's, so the
 // associated data of a tag never equals that of a sealed value, and a tag
 // cannot pass for a sealed empty value or the other way round.
 const tagDomain = "kenvelope/v1 tag\x00"
