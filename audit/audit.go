@@ -1,7 +1,9 @@
 // Package audit defines the security events that kenvelope records and the
 // Sink interface that receives them. The default sink, LogSink, writes each
-// event as one JSON line through log/slog. Its lines are chained by SHA-256,
-// so Verify detects a deleted or altered line.
+// event as one JSON line in the layout of log/slog's JSON handler. Its
+// lines are chained by SHA-256 over their exact bytes, so Verify detects a
+// deleted, inserted, reordered or altered line, and lines removed from the
+// end when it is given a head recorded elsewhere (ExpectHead).
 //
 // Events carry times, the configured principal, topics, KEK names and key
 // ids (hexadecimal DEK ids), never subject identifiers, record keys or

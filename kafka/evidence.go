@@ -19,8 +19,10 @@ import (
 // Evidence documents one purge: who requested and approved it, when, which
 // DEKs were shredded, which records were deleted and what verification
 // found. Documents form a chain: each carries the hash of the one before,
-// so editing or removing an earlier document breaks every later link. It
-// holds no subject identifier, record key or value.
+// so editing or removing an earlier document breaks every later link. A
+// document's hash covers its exact bytes, and VerifyEvidence rejects a
+// document with a member added, removed or re-encoded. It holds no
+// subject identifier, record key or value.
 type Evidence struct {
 	Version     int        `json:"version"`
 	Seq         uint64     `json:"seq"`
@@ -53,34 +55,48 @@ type DeletedRange struct {
 	LowWatermark int64  `json:"low_watermark"`
 }
 
-// EvidenceVersion is the Evidence format this package writes.
-const EvidenceVersion = 1
+// EvidenceVersion is the Evidence format this package writes. Version 2
+// added Verification.Subject; VerifyEvidence reads versions 1 and 2.
+const EvidenceVersion = 2
+
+// evidenceDomain starts the input of every document hash.
+const evidenceDomain = "kenvelope evidence v1\n"
+
+// hashMember ends every document: the hash is its last member.
+const hashMember = `,"hash":"`
 
 // ErrEvidenceChain is returned by VerifyEvidence for a broken chain.
 var ErrEvidenceChain = errors.New("kenvelope: evidence chain broken")
 
 // seal sets e's position after prev (nil for the first document) and
-// computes its hash.
+// computes its hash. It first passes e through its JSON encoding once,
+// which replaces invalid UTF-8 in its strings, so that the document reads
+// back to the same bytes.
 func (e *Evidence) seal(prev *Evidence) error {
-	e.Version, e.Seq, e.PrevHash = EvidenceVersion, 1, audit.Genesis
+	e.Version, e.Seq, e.PrevHash, e.Hash = EvidenceVersion, 1, audit.Genesis, ""
 	if prev != nil {
 		e.Seq, e.PrevHash = prev.Seq+1, prev.Hash
 	}
-	h, err := e.digest()
-	e.Hash = h
-	return err
+	b, err := json.Marshal(e)
+	if err == nil {
+		err = json.Unmarshal(b, e)
+	}
+	if err != nil {
+		return fmt.Errorf("kenvelope: encode evidence: %w", err)
+	}
+	b, err = json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("kenvelope: encode evidence: %w", err)
+	}
+	e.Hash = evidenceHash(b)
+	return nil
 }
 
-// digest returns the SHA-256 of e's JSON encoding with Hash empty.
-func (e *Evidence) digest() (string, error) {
-	c := *e
-	c.Hash = ""
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return "", fmt.Errorf("kenvelope: encode evidence: %w", err)
-	}
-	sum := sha256.Sum256(append([]byte("kenvelope evidence v1\n"), b...))
-	return hex.EncodeToString(sum[:]), nil
+// evidenceHash returns the SHA-256 of a document's JSON with an empty
+// hash member.
+func evidenceHash(unhashed []byte) string {
+	sum := sha256.Sum256(append([]byte(evidenceDomain), unhashed...))
+	return hex.EncodeToString(sum[:])
 }
 
 // evidenceMu serialises AppendEvidence within the process, so that two
@@ -119,10 +135,12 @@ func AppendEvidence(path string, e *Evidence) error {
 	return f.Sync()
 }
 
-// VerifyEvidence reads JSON-lines evidence and checks every hash and link.
-// It returns the number of documents and the last one's hash, to compare
-// with a copy kept elsewhere, since removing documents from the end
-// leaves a valid, shorter chain.
+// VerifyEvidence reads JSON-lines evidence and checks that every document
+// is exactly as AppendEvidence wrote it, with no unknown member, and
+// every hash and link. Blank lines are skipped. It returns the number of
+// documents and the last one's hash, to compare with a copy kept
+// elsewhere, since removing documents from the end leaves a valid,
+// shorter chain.
 func VerifyEvidence(r io.Reader) (n int, head string, err error) {
 	last, err := verifyEvidence(r)
 	if last == nil {
@@ -139,19 +157,50 @@ func verifyEvidence(r io.Reader) (*Evidence, error) {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var e Evidence
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return last, fmt.Errorf("%w: line %d is not an evidence document: %v", ErrEvidenceChain, line, err)
+		e, err := parseEvidence(sc.Bytes())
+		if err == nil {
+			err = checkLink(e, last)
 		}
-		if err := checkLink(&e, last); err != nil {
+		if err != nil {
 			return last, fmt.Errorf("%w: line %d: %v", ErrEvidenceChain, line, err)
 		}
-		last = &e
+		last = e
 	}
 	if err := sc.Err(); err != nil {
 		return last, fmt.Errorf("kenvelope: read evidence: %w", err)
 	}
 	return last, nil
+}
+
+// parseEvidence checks that raw is a document exactly as AppendEvidence
+// writes it, with no unknown member and a hash over its bytes, and
+// returns it decoded.
+func parseEvidence(raw []byte) (*Evidence, error) {
+	tail := len(hashMember) + 64 + 2
+	if len(raw) < tail || !bytes.HasSuffix(raw, []byte(`"}`)) || !bytes.HasPrefix(raw[len(raw)-tail:], []byte(hashMember)) {
+		return nil, errors.New("not an evidence document: it does not end with its hash member")
+	}
+	unhashed := append(bytes.Clone(raw[:len(raw)-tail+len(hashMember)]), `"}`...)
+	var e Evidence
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("not an evidence document: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("not an evidence document: data after the JSON object")
+	}
+	if e.Version < 1 || e.Version > EvidenceVersion {
+		return nil, fmt.Errorf("evidence format version %d, want 1 to %d", e.Version, EvidenceVersion)
+	}
+	again, err := json.Marshal(&e)
+	if err != nil || !bytes.Equal(again, raw) {
+		return nil, fmt.Errorf("document %d is not in the form AppendEvidence writes (member order, case, spacing or escaping differs)", e.Seq)
+	}
+	if evidenceHash(unhashed) != e.Hash {
+		return nil, fmt.Errorf("document %d hash does not match its bytes: it was altered", e.Seq)
+	}
+	return &e, nil
 }
 
 func checkLink(e, prev *Evidence) error {
@@ -161,13 +210,6 @@ func checkLink(e, prev *Evidence) error {
 	}
 	if e.Seq != wantSeq || e.PrevHash != wantPrev {
 		return fmt.Errorf("document %d links to %.12s…, want document %d after %.12s…", e.Seq, e.PrevHash, wantSeq, wantPrev)
-	}
-	h, err := e.digest()
-	if err != nil {
-		return err
-	}
-	if h != e.Hash {
-		return fmt.Errorf("document %d hash does not match its content: it was altered", e.Seq)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,7 +32,9 @@ type PurgeRequest struct {
 	// shredding and before verification.
 	DeleteRecords map[string]map[int32]int64
 	// RequestedBy and ApprovedBy name the two people responsible. Both
-	// are required and must differ.
+	// are required and must differ after normalisation: Unicode NFKC,
+	// case folding, format characters such as zero-width spaces removed
+	// and white space collapsed.
 	RequestedBy, ApprovedBy string
 	// Reason is a ticket or case reference. It must not contain PHI.
 	Reason string
@@ -56,6 +59,21 @@ type Verification struct {
 	StoreResidue []string `json:"store_residue"`
 	// Compaction is "complete" when StoreResidue is empty, else "pending".
 	Compaction string `json:"compaction"`
+	// Subject is the key store's state of the purged subject after the
+	// scan. It is nil for a retention purge.
+	Subject *SubjectCheck `json:"subject,omitempty"`
+}
+
+// SubjectCheck is the key store's state of a purged subject when the
+// purge was verified.
+type SubjectCheck struct {
+	// LiveDEKIDs lists the subject's DEKs still stored, such as one that
+	// a producer created while the purge ran and could not delete. Their
+	// records still decrypt, so a verified purge has none.
+	LiveDEKIDs []string `json:"live_dek_ids"`
+	// Quarantined reports whether sealing for the subject was stopped, as
+	// a verified purge requires.
+	Quarantined bool `json:"quarantined"`
 }
 
 // RecordRef locates one record.
@@ -65,8 +83,24 @@ type RecordRef struct {
 	Offset    int64  `json:"offset"`
 }
 
-// Verified reports whether no shredded record decrypts.
-func (v Verification) Verified() bool { return len(v.StillDecrypting) == 0 }
+// Verified reports whether no shredded record decrypts and, for a subject
+// purge, the subject has no DEK left and is quarantined.
+func (v Verification) Verified() bool { return len(v.problems()) == 0 }
+
+// problems returns why v is not verified.
+func (v Verification) problems() []string {
+	var out []string
+	if n := len(v.StillDecrypting); n > 0 {
+		out = append(out, fmt.Sprintf("%d records of the shredded DEKs still decrypt", n))
+	}
+	if v.Subject != nil && len(v.Subject.LiveDEKIDs) > 0 {
+		out = append(out, fmt.Sprintf("the key store still holds %d DEKs of the subject", len(v.Subject.LiveDEKIDs)))
+	}
+	if v.Subject != nil && !v.Subject.Quarantined {
+		out = append(out, "the subject is not quarantined")
+	}
+	return out
+}
 
 // Purger runs purges: quarantine, shred, optional DeleteRecords, verify,
 // evidence. It is safe for concurrent use.
@@ -129,9 +163,9 @@ func (req *PurgeRequest) validate() error {
 	switch {
 	case (len(req.Subject) == 0) == req.Before.IsZero():
 		return fmt.Errorf("kenvelope: a purge request needs exactly one of Subject and Before")
-	case req.RequestedBy == "" || req.ApprovedBy == "":
+	case personKey(req.RequestedBy) == "" || personKey(req.ApprovedBy) == "":
 		return fmt.Errorf("kenvelope: a purge request needs RequestedBy and ApprovedBy")
-	case req.RequestedBy == req.ApprovedBy:
+	case personKey(req.RequestedBy) == personKey(req.ApprovedBy):
 		return fmt.Errorf("kenvelope: purge requested and approved by the same person %q; a second person must approve", req.RequestedBy)
 	case len(req.Topics) == 0:
 		return fmt.Errorf("kenvelope: a purge request needs the topics to verify")
@@ -142,9 +176,10 @@ func (req *PurgeRequest) validate() error {
 // Purge runs req. For a subject it quarantines the subject, so that no
 // process produces for it during the purge, and shreds its DEKs. For a
 // cut-off it shreds the DEKs replaced before it. Purge then deletes
-// records if requested, verifies, and writes the evidence. It returns the
-// evidence with an error when verification finds a record that still
-// decrypts.
+// records if requested, verifies, and writes the evidence. Verification
+// scans the topics and, for a subject, reads the key store again: a DEK
+// of the subject still stored, or a quarantine no longer in force, fails
+// it too. It returns the evidence with an error when verification fails.
 func (p *Purger) Purge(ctx context.Context, req PurgeRequest) (*Evidence, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -161,6 +196,11 @@ func (p *Purger) Purge(ctx context.Context, req PurgeRequest) (*Evidence, error)
 	}
 	if ev.Verification, err = p.Verify(ctx, res.DEKIDs, req.Topics); err != nil {
 		return nil, err
+	}
+	if len(req.Subject) > 0 {
+		if ev.Verification.Subject, err = p.checkSubject(ctx, req.Subject); err != nil {
+			return nil, err
+		}
 	}
 	if req.Release && len(req.Subject) > 0 {
 		if err := p.ring.Release(ctx, req.Subject); err != nil {
@@ -223,8 +263,7 @@ func (p *Purger) finish(ctx context.Context, ev *Evidence) error {
 		p.ring.AuditEvent(ctx, audit.Event{Kind: audit.ShredVerified, KeyIDs: ev.DEKIDs, Count: v.Matched, Reason: "compaction-" + v.Compaction})
 	}
 	if p.cfg.auditLog != nil {
-		seq, head := p.cfg.auditLog.Head()
-		ev.AuditHead = fmt.Sprintf("%d:%s", seq, head)
+		ev.AuditHead = audit.FormatHead(p.cfg.auditLog.Head())
 	}
 	var err error
 	if p.cfg.evidencePath != "" {
@@ -237,8 +276,8 @@ func (p *Purger) finish(ctx context.Context, ev *Evidence) error {
 	}
 	p.cfg.logger.Info("kenvelope: purge finished", "scope", ev.Scope, "dek_ids", len(ev.DEKIDs), "matched", v.Matched,
 		"still_decrypting", len(v.StillDecrypting), "compaction", v.Compaction, "evidence_seq", ev.Seq)
-	if !v.Verified() {
-		return fmt.Errorf("kenvelope: purge verification failed: %d records of the shredded DEKs still decrypt", len(v.StillDecrypting))
+	if probs := v.problems(); len(probs) > 0 {
+		return fmt.Errorf("kenvelope: purge verification failed: %s", strings.Join(probs, "; "))
 	}
 	return nil
 }

@@ -49,6 +49,20 @@ func (p *Purger) Verify(ctx context.Context, ids []keyring.DEKID, topics []strin
 	return v, nil
 }
 
+// checkSubject reads what the key store holds for subject after the
+// shred.
+func (p *Purger) checkSubject(ctx context.Context, subject []byte) (*SubjectCheck, error) {
+	st, err := p.ring.SubjectState(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("kenvelope: read the purged subject's keys: %w", err)
+	}
+	c := &SubjectCheck{LiveDEKIDs: []string{}, Quarantined: st.Quarantined}
+	for _, id := range st.DEKIDs {
+		c.LiveDEKIDs = append(c.LiveDEKIDs, id.String())
+	}
+	return c, nil
+}
+
 // subjectDescriptor returns r's descriptor when it is a subject-scope one.
 func subjectDescriptor(r *kgo.Record) (envelope.Descriptor, []byte, bool) {
 	at, err := findDescriptor(r.Headers)

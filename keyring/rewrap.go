@@ -16,6 +16,7 @@ type RewrapResult struct {
 	Rewrapped int // entries wrapped again and written back
 	Current   int // entries already wrapped as requested, left alone
 	Skipped   int // entries of a KEK this Ring lacks, left alone
+	Deleted   int // entries shredded while the run read them, not written
 	Failed    int // entries whose unwrap, wrap or write failed
 	// Started is when the run began. Pass it to RewrapBefore to resume an
 	// interrupted run for a KEK that does not report versions.
@@ -37,8 +38,12 @@ func (f rewrapOptFunc) applyRewrap(c *rewrapConfig) { f(c) }
 // RewrapBefore also rewraps entries whose Wrapped time is before t, even
 // when their KEK version is the newest. Use it for a KEK that does not
 // implement kms.Versioned (its version is always zero), and to resume such
-// a run with the Started time of the first. Default: only entries whose
-// version differs from the KEK's primary version are rewrapped.
+// a run with the Started time of the first. KeyStores keep Wrapped to the
+// nanosecond, so every entry that the first run wrote has a Wrapped time
+// after Started, and the resumed run skips it. A wall clock stepped back
+// between the runs makes the resumed run redo some entries, which costs
+// KMS calls and is otherwise harmless. Default: only entries whose version
+// differs from the KEK's primary version are rewrapped.
 func RewrapBefore(t time.Time) RewrapOpt {
 	return rewrapOptFunc(func(c *rewrapConfig) { c.before = t })
 }
@@ -93,7 +98,7 @@ func (r *Ring) Rewrap(ctx context.Context, opts ...RewrapOpt) (RewrapResult, err
 
 	r.aud.emit(ctx, audit.Event{Kind: audit.Rewrap, KEK: cfg.kek, Count: int64(res.Rewrapped)})
 	r.cfg.logger.Info("kenvelope: rewrap finished", "scanned", res.Scanned, "rewrapped", res.Rewrapped,
-		"current", res.Current, "skipped", res.Skipped, "failed", res.Failed)
+		"current", res.Current, "skipped", res.Skipped, "deleted", res.Deleted, "failed", res.Failed)
 	return res, errors.Join(errs...)
 }
 
@@ -152,7 +157,7 @@ func (r *Ring) rewrapEntry(ctx context.Context, e Entry, cfg rewrapConfig, prima
 	e.KEKVersion, e.EDEK, e.Wrapped = w.Version, w.Ciphertext, r.cfg.now()
 	if err := r.subj.store.Update(ctx, e); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			res.Skipped++ // shredded meanwhile
+			res.Deleted++
 			return nil
 		}
 		res.Failed++

@@ -25,13 +25,21 @@ func (s ShredResult) IDStrings() []string {
 	return out
 }
 
+// maxShredRounds bounds how often Shred reads a subject's entries again
+// after deleting them.
+const maxShredRounds = 5
+
 // Shred deletes every DEK of subject, under every KEK, from the key store
-// (crypto-shredding). This Ring drops them from its caches before Shred
-// returns. Other processes that share the store drop them when they read
-// the deletion, and at the latest after SubjectCacheTTL plus the store's
-// staleness bound. Records sealed under them then fail to open with a
-// *ShreddedError. A later SealSubject for the subject creates a new DEK,
-// which cannot open the old records.
+// (crypto-shredding). After deleting, it reads the subject's entries again
+// and deletes any DEK that another process stored meanwhile, until none is
+// left. This Ring drops the DEKs from its caches before Shred returns, and
+// no Ring that shares the store uses one of them once its store reports
+// the deletion, even a Ring that was unwrapping it at that moment. A Ring
+// whose store misses the report stops at the latest SubjectCacheTTL plus
+// the store's staleness bound after Shred returned. Records
+// sealed under them then fail to open with a *ShreddedError. A later
+// SealSubject for the subject creates a new DEK, which cannot open the
+// old records; Quarantine the subject first to stop that.
 func (r *Ring) Shred(ctx context.Context, subject []byte) (ShredResult, error) {
 	if err := r.checkSubjectOp(subject); err != nil {
 		return ShredResult{}, err
@@ -43,15 +51,72 @@ func (r *Ring) Shred(ctx context.Context, subject []byte) (ShredResult, error) {
 	for _, h := range r.subj.hot {
 		h.remove(subject)
 	}
+	all := ShredResult{DEKIDs: []DEKID{}}
+	for round := 0; ; round++ {
+		es, err := r.subj.store.Entries(ctx, tok)
+		if err != nil {
+			return all, fmt.Errorf("keyring: read subject DEKs: %w", err)
+		}
+		if round > 0 && len(es) == 0 {
+			return all, nil
+		}
+		if round == maxShredRounds {
+			return all, fmt.Errorf("keyring: subject still has %d DEKs after %d rounds of deletion: another process keeps creating them; quarantine the subject first", len(es), round)
+		}
+		ids := make([]DEKID, len(es))
+		for i, e := range es {
+			ids[i] = e.ID
+		}
+		res, err := r.shredIDs(ctx, tok, ids)
+		if err != nil {
+			return all, err
+		}
+		all.DEKIDs, all.At = append(all.DEKIDs, res.DEKIDs...), res.At
+		if len(es) == 0 {
+			return all, nil
+		}
+	}
+}
+
+// SubjectState is the key store's record of one subject: its DEKs and
+// its quarantine.
+type SubjectState struct {
+	// DEKIDs are the subject's stored DEKs under every KEK, in the
+	// store's order. After a Shred that no other process raced, it is
+	// empty.
+	DEKIDs []DEKID
+	// Quarantined reports whether sealing for the subject is stopped.
+	Quarantined bool
+}
+
+// SubjectState reads what the key store holds for subject. It first brings
+// the store's view up to date when the store implements Syncer. A purge
+// calls it to verify that no DEK of the subject is left.
+func (r *Ring) SubjectState(ctx context.Context, subject []byte) (SubjectState, error) {
+	if err := r.checkSubjectOp(subject); err != nil {
+		return SubjectState{}, err
+	}
+	tok, err := r.subjectToken(ctx, subject)
+	if err != nil {
+		return SubjectState{}, err
+	}
+	if s, ok := r.subj.store.(Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return SubjectState{}, fmt.Errorf("keyring: bring the key store up to date: %w", err)
+		}
+	}
+	st := SubjectState{DEKIDs: []DEKID{}}
 	es, err := r.subj.store.Entries(ctx, tok)
 	if err != nil {
-		return ShredResult{}, fmt.Errorf("keyring: read subject DEKs: %w", err)
+		return st, fmt.Errorf("keyring: read subject DEKs: %w", err)
 	}
-	ids := make([]DEKID, len(es))
-	for i, e := range es {
-		ids[i] = e.ID
+	for _, e := range es {
+		st.DEKIDs = append(st.DEKIDs, e.ID)
 	}
-	return r.shredIDs(ctx, tok, ids)
+	if st.Quarantined, err = r.subj.store.Quarantined(ctx, tok); err != nil {
+		return st, fmt.Errorf("keyring: read subject quarantine: %w", err)
+	}
+	return st, nil
 }
 
 // shredIDs deletes ids, all of token, and evicts them here.
@@ -65,7 +130,7 @@ func (r *Ring) shredIDs(ctx context.Context, tok Token, ids []DEKID) (ShredResul
 		}
 	}
 	for _, id := range ids {
-		r.subj.cache.forget(id)
+		r.subj.cache.forget(id, tok)
 	}
 	res.At = r.cfg.now()
 	r.cfg.logger.Info("kenvelope: shredded subject DEKs", "count", len(ids), "dek_ids", hexIDs)
@@ -166,7 +231,7 @@ func (r *Ring) setQuarantine(ctx context.Context, subject []byte, on bool) error
 	if err := r.subj.store.SetQuarantine(ctx, tok, on); err != nil {
 		return fmt.Errorf("keyring: set subject quarantine: %w", err)
 	}
-	r.subj.cache.expireSubject(tok, r.subj.keks)
+	r.subj.cache.quarantined(tok, r.subj.keks)
 	return nil
 }
 

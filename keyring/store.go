@@ -49,7 +49,8 @@ type Entry struct {
 	// from 1. A DEK is replaced when it reaches a limit.
 	Generation uint32
 	// Created is when the key was generated; Wrapped when EDEK was last
-	// written, which Rewrap changes.
+	// written, which Rewrap changes. A KeyStore keeps both to the
+	// nanosecond: resuming a Rewrap compares Wrapped with its start.
 	Created time.Time
 	Wrapped time.Time
 	// Seq orders entries by their first write: the store assigns it, and
@@ -126,6 +127,13 @@ type KeyStore interface {
 	// store learns of, including changes made by other processes, and
 	// returns a function that cancels the subscription. fn must not block.
 	Subscribe(fn func(Change)) (cancel func())
+}
+
+// Syncer is implemented by a KeyStore whose reads come from a local view
+// of shared storage, such as keyring/kafkastore. Sync brings the view up
+// to the storage's state when Sync was called.
+type Syncer interface {
+	Sync(ctx context.Context) error
 }
 
 var (

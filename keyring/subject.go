@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"sync"
@@ -99,8 +100,10 @@ func (r *Ring) startSubjects() {
 func (s *subjects) apply(c Change) {
 	switch c.Kind {
 	case ChangeDeleted:
-		s.cache.forget(c.ID)
-	case ChangeCreated, ChangeQuarantined:
+		s.cache.forget(c.ID, c.Token)
+	case ChangeQuarantined:
+		s.cache.quarantined(c.Token, s.keks)
+	case ChangeCreated:
 		s.cache.expireSubject(c.Token, s.keks)
 	}
 }
@@ -143,7 +146,9 @@ func (r *Ring) SealSubject(ctx context.Context, kekName string, subject []byte, 
 		if attempt == 3 {
 			return nil, nil, fmt.Errorf("keyring: no usable subject DEK for KEK %q after %d attempts", kekName, attempt)
 		}
-		if _, err := r.resolveSubject(ctx, key, s, b.Topic); err != nil {
+		// ErrShredded here means a Shred deleted the DEK that the resolve
+		// read or created; the next attempt creates a new generation.
+		if _, err := r.resolveSubject(ctx, key, s, b.Topic); err != nil && !errors.Is(err, ErrShredded) {
 			return nil, nil, err
 		}
 	}

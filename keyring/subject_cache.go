@@ -41,6 +41,19 @@ func newSubjectDEK(e Entry, dek *envelope.DEK) (*subjectDEK, error) {
 	return s, nil
 }
 
+// revive returns a live copy of s, which was dropped from the cache while
+// its entry stayed in the store, with s's usage counters.
+func (s *subjectDEK) revive() (*subjectDEK, error) {
+	n, err := newSubjectDEK(s.entry, s.dek)
+	if err != nil {
+		return nil, err
+	}
+	n.records.Store(s.records.Load())
+	n.bytes.Store(s.bytes.Load())
+	n.exhausted.Store(s.exhausted.Load())
+	return n, nil
+}
+
 // reserve counts one value of n bytes against s's limits and reports
 // whether s may seal it at now.
 //
@@ -71,11 +84,16 @@ type activeKey struct {
 // subjectCache holds the subject DEKs of one Ring: by id for opening, and
 // the current one per subject and KEK for sealing. Both maps are bounded
 // by the same size and evict expired entries first.
+//
+// It also keeps a log of the deletions and quarantines the store reported
+// (see changeLog), so that a DEK read from the store before such a change
+// and unwrapped after it is never cached: see mark and addIf.
 type subjectCache struct {
 	mu     sync.RWMutex
 	max    int
 	byID   map[DEKID]*subjectDEK
 	active map[activeKey]*subjectDEK
+	log    changeLog
 }
 
 func newSubjectCache(max int) *subjectCache {
@@ -96,18 +114,43 @@ func (c *subjectCache) get(id DEKID) *subjectDEK {
 	return s
 }
 
-// add caches s by id and, when sealing is true, as the current DEK of its
-// subject and KEK.
-func (c *subjectCache) add(s *subjectDEK, sealing bool, now time.Time) {
+// addIf caches s by id and, when sealing is true, as the current DEK of
+// its subject and KEK, valid until expires (Unix nanoseconds). It returns
+// the object cached for s's id, which is an equal live object that was
+// cached before, or s itself. The expiry is set under c.mu, so that a
+// quarantine logged after addIf expires the DEK again. It returns
+// false and caches nothing when s is dead, or the store reported the
+// deletion of s, or (when sealing) a quarantine change of its subject,
+// after mark returned since. Because forget logs a change before it drops
+// the DEK, no change the store reports is lost: either addIf finds it in
+// the log, or forget finds s in the cache.
+func (c *subjectCache) addIf(s *subjectDEK, sealing bool, now time.Time, since uint64, expires int64) (*subjectDEK, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.byID) >= c.max {
-		c.shrink(now)
+	if s.dead.Load() || c.log.touched(since, s.entry, sealing) {
+		return nil, false
 	}
-	c.byID[s.entry.ID] = s
+	if old := c.byID[s.entry.ID]; old != nil && !old.dead.Load() {
+		s = old
+	} else {
+		if len(c.byID) >= c.max {
+			c.shrink(now)
+		}
+		c.byID[s.entry.ID] = s
+	}
+	s.expires.Store(expires)
 	if sealing {
 		c.active[activeKey{s.entry.Token, s.entry.KEKName}] = s
 	}
+	return s, true
+}
+
+// mark returns the position in the change log to pass to addIf. Take it
+// before reading the store.
+func (c *subjectCache) mark() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.log.next
 }
 
 // shrink drops expired and dead entries and, if that is not enough, an
@@ -133,13 +176,24 @@ func (c *subjectCache) drop(id DEKID, s *subjectDEK) {
 	s.dead.Store(true)
 	delete(c.byID, id)
 	k := activeKey{s.entry.Token, s.entry.KEKName}
-	if c.active[k] == s {
+	if a := c.active[k]; a != nil && a.entry.ID == id {
+		a.dead.Store(true)
 		delete(c.active, k)
 	}
 }
 
-// forget marks the DEK with id dead and drops it.
-func (c *subjectCache) forget(id DEKID) {
+// forget logs the deletion of the DEK with id, of token, and drops it.
+func (c *subjectCache) forget(id DEKID, token Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log.add(change{id: id, token: token})
+	if s, ok := c.byID[id]; ok {
+		c.drop(id, s)
+	}
+}
+
+// remove drops the DEK with id, if cached, without logging a change.
+func (c *subjectCache) remove(id DEKID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.byID[id]; ok {
@@ -152,6 +206,19 @@ func (c *subjectCache) forget(id DEKID) {
 func (c *subjectCache) expireSubject(token Token, keks []string) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	c.expire(token, keks)
+}
+
+// quarantined logs a quarantine change of token and expires its DEKs.
+func (c *subjectCache) quarantined(token Token, keks []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log.add(change{token: token, quarantine: true})
+	c.expire(token, keks)
+}
+
+// expire is expireSubject. c.mu is held.
+func (c *subjectCache) expire(token Token, keks []string) {
 	for _, kek := range keks {
 		if s := c.active[activeKey{token, kek}]; s != nil {
 			s.expires.Store(0)

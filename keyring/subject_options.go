@@ -52,9 +52,12 @@ func SubjectCacheSize(n int) Opt { return optFunc(func(c *config) { c.subject.ca
 
 // SubjectCacheTTL sets how long a cached subject DEK is used before the
 // Ring checks the key store again that it still exists. The check reads
-// the store's local view and makes no KMS call. Together with the store's
-// staleness bound it limits how long a process can use a shredded DEK when
-// it misses the store's notification. Default five seconds.
+// the store's local view and makes no KMS call. A Ring drops a DEK as
+// soon as its store reports the deletion. A Ring whose store misses the
+// report stops using the DEK at the latest SubjectCacheTTL plus the
+// store's staleness bound after Shred returned. With kafkastore that
+// bound is MaxLag, so 10 seconds with both defaults. Default five
+// seconds.
 func SubjectCacheTTL(d time.Duration) Opt { return optFunc(func(c *config) { c.subject.cacheTTL = d }) }
 
 // SubjectKeyMaxAge sets how long one subject DEK seals records before the
@@ -65,7 +68,7 @@ func SubjectKeyMaxAge(d time.Duration) Opt { return optFunc(func(c *config) { c.
 
 // WithAudit sets the sink for audit events: DEK creation, use, denial,
 // KEK rotation, rewrap and shredding. audit.NewLogSink writes hash-chained
-// JSON lines through log/slog. Default: no audit events.
+// JSON lines to a writer of its own. Default: no audit events.
 func WithAudit(s audit.Sink) Opt { return optFunc(func(c *config) { c.audit.sink = s }) }
 
 // Principal sets the identity recorded in every audit event, such as the

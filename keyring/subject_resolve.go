@@ -16,23 +16,18 @@ import (
 // KEK runs at a time.
 func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subjectDEK, topic string) (*subjectDEK, error) {
 	return r.subj.resolves.do(ctx, key, func() (*subjectDEK, error) {
-		store := r.subj.store
-		q, err := store.Quarantined(ctx, key.token)
-		if err != nil {
-			return nil, fmt.Errorf("keyring: read subject quarantine: %w", err)
+		since := r.subj.cache.mark()
+		if err := r.checkQuarantine(ctx, key.token); err != nil {
+			return nil, err
 		}
-		if q {
-			return nil, ErrQuarantined
-		}
-		es, err := store.Entries(ctx, key.token)
+		es, err := r.subj.store.Entries(ctx, key.token)
 		if err != nil {
 			return nil, fmt.Errorf("keyring: read subject DEKs: %w", err)
 		}
 		cur, ok := current(es, key.kek)
 		if ok && r.usable(cur, stale) {
-			s, err := r.openEntry(ctx, cur)
+			s, err := r.openEntry(ctx, cur, true, since)
 			if err == nil {
-				r.subj.cache.add(s, true, r.cfg.now())
 				return s, nil
 			}
 			if !errors.Is(err, ErrShredded) {
@@ -43,8 +38,21 @@ func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subject
 		if ok {
 			gen = cur.Generation + 1
 		}
-		return r.createSubjectDEK(ctx, key, gen, topic)
+		return r.createSubjectDEK(ctx, key, gen, topic, since)
 	})
+}
+
+// checkQuarantine returns ErrQuarantined when the store marks token as
+// quarantined.
+func (r *Ring) checkQuarantine(ctx context.Context, token Token) error {
+	q, err := r.subj.store.Quarantined(ctx, token)
+	if err != nil {
+		return fmt.Errorf("keyring: read subject quarantine: %w", err)
+	}
+	if q {
+		return ErrQuarantined
+	}
+	return nil
 }
 
 // usable reports whether the stored entry cur may seal more values: it is
@@ -62,10 +70,54 @@ func (r *Ring) usable(cur Entry, stale *subjectDEK) bool {
 
 // createSubjectDEK generates, wraps and stores generation gen of key's DEK
 // and makes the slot's winner current, which is another process's DEK
-// when two created the generation at once.
-func (r *Ring) createSubjectDEK(ctx context.Context, key activeKey, gen uint32, topic string) (*subjectDEK, error) {
+// when two created the generation at once. since is the change-log
+// position taken before the resolve read the store.
+//
+// A purge quarantines the subject and then deletes every DEK it reads, so
+// a DEK stored after that read would escape it. The quarantine is
+// therefore checked again once the new entry is stored: the store orders
+// a subject's records, so a quarantine written before the entry is
+// visible then, and the entry is deleted again.
+func (r *Ring) createSubjectDEK(ctx context.Context, key activeKey, gen uint32, topic string, since uint64) (*subjectDEK, error) {
+	dek, e, err := r.wrapSubjectDEK(ctx, key, gen)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkQuarantine(ctx, key.token); err != nil {
+		dek.Destroy()
+		return nil, err // quarantined during the wrap
+	}
+	win, err := r.storeFirst(ctx, e)
+	if err != nil {
+		dek.Destroy()
+		return nil, err
+	}
+	if err := r.checkQuarantine(ctx, key.token); err != nil {
+		dek.Destroy()
+		if win.ID == e.ID {
+			r.deleteOwn(ctx, e)
+		}
+		return nil, err
+	}
+	if win.ID != e.ID {
+		dek.Destroy()
+		return r.openEntry(ctx, win, true, since)
+	}
+
+	r.cfg.logger.Info("kenvelope: created subject DEK", "kek", key.kek, "kek_version", e.KEKVersion, "dek_id", e.ID.String(), "generation", gen)
+	r.aud.emit(ctx, audit.Event{Kind: audit.DEKCreated, Topic: topic, KEK: key.kek, KEKVersion: e.KEKVersion, KeyIDs: []string{e.ID.String()}, Count: 1, Reason: "subject"})
+	s, err := newSubjectDEK(e, dek)
+	if err != nil {
+		return nil, err
+	}
+	return r.admit(ctx, s, true, since)
+}
+
+// wrapSubjectDEK generates a DEK for generation gen of key and wraps it,
+// returning the DEK and its entry, not yet stored.
+func (r *Ring) wrapSubjectDEK(ctx context.Context, key activeKey, gen uint32) (*envelope.DEK, Entry, error) {
 	if f := r.subj.wrapErr.Load(); f != nil && r.cfg.now().Sub(f.at) < r.cfg.failureBackoff {
-		return nil, f.err
+		return nil, Entry{}, f.err
 	}
 	dek := envelope.NewDEK()
 	now := r.cfg.now()
@@ -78,46 +130,45 @@ func (r *Ring) createSubjectDEK(ctx context.Context, key activeKey, gen uint32, 
 			Cause: fmt.Errorf("wrapped key is %d bytes, want 1 to %d", len(w.Ciphertext), envelope.MaxEDEKLen)}
 	}
 	if err != nil {
+		dek.Destroy()
+		err = fmt.Errorf("keyring: wrap new subject DEK: %w", err)
 		if !isContextErr(err) {
-			r.subj.wrapErr.Store(&failure{err: fmt.Errorf("keyring: wrap new subject DEK: %w", err), at: r.cfg.now()})
+			r.subj.wrapErr.Store(&failure{err: err, at: r.cfg.now()})
 		}
-		return nil, fmt.Errorf("keyring: wrap new subject DEK: %w", err)
+		return nil, Entry{}, err
 	}
 	r.subj.wrapErr.Store(nil)
 	e.KEKVersion, e.EDEK = w.Version, w.Ciphertext
+	return dek, e, nil
+}
 
-	win, err := r.storeFirst(ctx, e)
-	if err != nil {
-		return nil, err
+// deleteOwn deletes e, which this Ring just stored for a subject that
+// turned out to be quarantined. A failure is logged: the purge's
+// verification then finds the entry live and reports it.
+func (r *Ring) deleteOwn(ctx context.Context, e Entry) {
+	if err := r.subj.store.Delete(ctx, e.Token, []DEKID{e.ID}); err != nil {
+		r.cfg.logger.Warn("kenvelope: deleting a new DEK of a quarantined subject failed", "dek_id", e.ID.String(), "error", err)
+		return
 	}
-	if win.ID != e.ID {
-		dek.Destroy()
-		s, err := r.openEntry(ctx, win)
-		if err != nil {
-			return nil, err
-		}
-		r.subj.cache.add(s, true, r.cfg.now())
-		return s, nil
-	}
-	s, err := newSubjectDEK(e, dek)
-	if err != nil {
-		return nil, err
-	}
-	s.expires.Store(r.expiry(r.cfg.now()))
-	r.subj.cache.add(s, true, r.cfg.now())
-	r.cfg.logger.Info("kenvelope: created subject DEK", "kek", key.kek, "kek_version", w.Version, "dek_id", e.ID.String(), "generation", gen)
-	r.aud.emit(ctx, audit.Event{Kind: audit.DEKCreated, Topic: topic, KEK: key.kek, KEKVersion: w.Version, KeyIDs: []string{e.ID.String()}, Count: 1, Reason: "subject"})
-	return s, nil
+	r.subj.cache.forget(e.ID, e.Token)
 }
 
 // openEntry returns the unwrapped DEK of the stored entry e, from the cache
-// or by unwrapping it, and marks it valid for another SubjectCacheTTL.
-func (r *Ring) openEntry(ctx context.Context, e Entry) (*subjectDEK, error) {
-	now := r.cfg.now()
-	if s := r.subj.cache.get(e.ID); s != nil && !s.dead.Load() {
-		s.expires.Store(r.expiry(now))
-		return s, nil
+// or by unwrapping it, and caches it through admit (as current when
+// sealing), valid for another SubjectCacheTTL.
+func (r *Ring) openEntry(ctx context.Context, e Entry, sealing bool, since uint64) (*subjectDEK, error) {
+	s := r.subj.cache.get(e.ID)
+	if s == nil || s.dead.Load() {
+		var err error
+		if s, err = r.unwrapEntry(ctx, e); err != nil {
+			return nil, err
+		}
 	}
+	return r.admit(ctx, s, sealing, since)
+}
+
+// unwrapEntry unwraps the DEK of e, one KMS call per id at a time.
+func (r *Ring) unwrapEntry(ctx context.Context, e Entry) (*subjectDEK, error) {
 	kek, ok := r.keks[e.KEKName]
 	if !ok {
 		return nil, &UnknownKEKError{Name: e.KEKName}
@@ -133,13 +184,61 @@ func (r *Ring) openEntry(ctx context.Context, e Entry) (*subjectDEK, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSubjectDEK(e, dek)
-	if err != nil {
-		return nil, err
+	return newSubjectDEK(e, dek)
+}
+
+// maxAdmitRounds bounds how often admit reads the store again while the
+// store keeps reporting changes.
+const maxAdmitRounds = 4
+
+// admit caches s (as current when sealing), valid for another
+// SubjectCacheTTL, and returns the cached object.
+// The caller read s from the store, and maybe unwrapped it, after mark
+// returned since. When the store reported the deletion of s since then,
+// or (when sealing) a quarantine change of its subject, that read may be
+// out of date, so admit reads the store again. A deleted DEK then fails
+// with *ShreddedError and a quarantined subject with ErrQuarantined.
+// Neither is cached, so no DEK deleted before Shred returned seals or
+// opens a record afterwards.
+func (r *Ring) admit(ctx context.Context, s *subjectDEK, sealing bool, since uint64) (*subjectDEK, error) {
+	for round := 0; ; round++ {
+		now := r.cfg.now()
+		if got, ok := r.subj.cache.addIf(s, sealing, now, since, r.expiry(now)); ok {
+			return got, nil
+		}
+		if round == maxAdmitRounds {
+			return nil, fmt.Errorf("keyring: subject DEK %s kept changing in the key store during %d checks; retry", s.entry.ID, round)
+		}
+		since = r.subj.cache.mark()
+		if err := r.recheck(ctx, s.entry, sealing); err != nil {
+			return nil, err
+		}
+		if s.dead.Load() { // evicted from the cache, still stored
+			var err error
+			if s, err = s.revive(); err != nil {
+				return nil, err
+			}
+		}
 	}
-	s.expires.Store(r.expiry(now))
-	r.subj.cache.add(s, false, now)
-	return s, nil
+}
+
+// recheck reads the store again for e: ErrQuarantined when sealing for a
+// quarantined subject, *ShreddedError when e is gone.
+func (r *Ring) recheck(ctx context.Context, e Entry, sealing bool) error {
+	if sealing {
+		if err := r.checkQuarantine(ctx, e.Token); err != nil {
+			return err
+		}
+	}
+	_, err := r.subj.store.Lookup(ctx, e.ID)
+	if errors.Is(err, ErrNotFound) {
+		r.subj.cache.remove(e.ID)
+		return &ShreddedError{DEKID: e.ID.String()}
+	}
+	if err != nil {
+		return fmt.Errorf("keyring: look up subject DEK %s: %w", e.ID, err)
+	}
+	return nil
 }
 
 // subjectDEK returns the DEK of a subject-scope descriptor for opening.
@@ -152,9 +251,10 @@ func (r *Ring) subjectDEK(ctx context.Context, d envelope.Descriptor) (*envelope
 	if s := r.subj.cache.get(id); s != nil && !s.dead.Load() && r.cfg.now().UnixNano() < s.expires.Load() {
 		return s.dek, nil
 	}
+	since := r.subj.cache.mark()
 	e, err := r.subj.store.Lookup(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		r.subj.cache.forget(id)
+		r.subj.cache.remove(id)
 		return nil, &ShreddedError{DEKID: id.String()}
 	}
 	if err != nil {
@@ -163,7 +263,7 @@ func (r *Ring) subjectDEK(ctx context.Context, d envelope.Descriptor) (*envelope
 	if e.Kind != KindSubjectDEK || e.KEKName != d.KEKName {
 		return nil, fmt.Errorf("keyring: DEK %s is stored under KEK %q, but the record names KEK %q: %w", id, e.KEKName, d.KEKName, envelope.ErrAuth)
 	}
-	s, err := r.openEntry(ctx, e)
+	s, err := r.openEntry(ctx, e, false, since)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ func TestRunGenerated(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{"0 records decrypt, 7 fail with key shredded", "the 3 other patients: 21 of 21 records decrypt",
-		"compaction pending", "compaction complete", "hash chain verified", "shred: ok"} {
+		"compaction pending", "compaction complete", "holds 0 DEKs of the patient, quarantined true", "hash chain verified",
+		"includes the head", "shred: ok"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
 		}

@@ -71,6 +71,9 @@ func walkThrough(ctx context.Context, log *slog.Logger, out io.Writer, cfg confi
 	v := ev.Verification
 	fmt.Fprintf(out, "shred: verification scanned %d records, %d under the shredded DEK, %d still decrypt; key-store compaction %s\n",
 		v.Records, v.Matched, len(v.StillDecrypting), v.Compaction)
+	if s := v.Subject; s != nil {
+		fmt.Fprintf(out, "shred: the key store holds %d DEKs of the patient, quarantined %v\n", len(s.LiveDEKIDs), s.Quarantined)
+	}
 	printJSON(out, "evidence", ev)
 	return finish(ctx, out, e, producerRing, consumerRing, cfg.topic, target, after.shredded[target])
 }
@@ -174,19 +177,26 @@ func finish(ctx context.Context, out io.Writer, e *env, producer, consumer *keyr
 	if !v.Verified() {
 		return errors.New("a shredded record decrypts after compaction")
 	}
-	return checkLogs(out, e)
+	return checkLogs(out, e, ev.AuditHead)
 }
 
-func checkLogs(out io.Writer, e *env) error {
+// checkLogs verifies the audit log, which must still hold the line whose
+// hash the evidence recorded as its head, and the evidence chain.
+func checkLogs(out io.Writer, e *env, recorded string) error {
 	producerLog, err := os.ReadFile(e.auditF.Name())
 	if err != nil {
 		return err
 	}
-	res, err := audit.Verify(bytesReader(producerLog))
+	seq, hash, err := audit.ParseHead(recorded)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "shred: audit log %d events, hash chain verified, head %d %.16s…\n", res.Events, res.Seq, res.Head)
+	res, err := audit.Verify(bytesReader(producerLog), audit.ExpectHead(seq, hash))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "shred: audit log %d events, hash chain verified, head %d %.16s…, includes the head %d the evidence recorded\n",
+		res.Events, res.Seq, res.Head, seq)
 	f, err := os.Open(filepath.Join(e.dir, "evidence.jsonl"))
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package kafkastore
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -18,6 +20,18 @@ type index struct {
 	quarantined map[keyring.Token]bool
 	positions   []int64       // next offset to read, per partition
 	advanced    chan struct{} // closed and replaced when positions move
+	partitions  int32         // from the metadata record; 0 until read
+
+	// deleted holds every id whose tombstone this index applied. A
+	// deletion is final: no later record brings the id back.
+	//
+	// NOTE: deleted grows by one 16-byte id (about 40 bytes with the map's
+	// overhead) per shredded DEK for the life of the process. A process
+	// started after compaction removed a tombstone (delete.retention.ms)
+	// does not have the id. A create record that someone with write
+	// access to the topic replays would then bring the key back in that
+	// process, so grant write access to the key store's principals only.
+	deleted map[keyring.DEKID]struct{}
 
 	// missing remembers ids that a synced lookup did not find, so records
 	// of a shredded subject do not each cost a round trip.
@@ -29,19 +43,33 @@ type index struct {
 	nextSub int
 }
 
+// skipped is a record that the index did not apply.
+type skipped struct {
+	partition int32
+	offset    int64
+	err       error
+}
+
+var (
+	errOrphanRewrap = errors.New("rewrap record for a DEK that is not stored (deleted, or never created) ignored")
+	errDeletedID    = errors.New("create record for a deleted DEK id ignored: a deletion is final")
+	errDuplicateID  = errors.New("second create record for a stored DEK id ignored")
+)
+
 func (x *index) init(missingMax int) {
 	x.entries = map[keyring.DEKID]keyring.Entry{}
 	x.byToken = map[keyring.Token][]keyring.DEKID{}
 	x.quarantined = map[keyring.Token]bool{}
 	x.advanced = make(chan struct{})
+	x.deleted = map[keyring.DEKID]struct{}{}
 	x.missing = map[keyring.DEKID]struct{}{}
 	x.missingMax = missingMax
 	x.subs = map[int]func(keyring.Change){}
 }
 
 // applyFetch applies the records of one poll and returns the changes for
-// the subscribers. Malformed records are returned as errors and skipped.
-func (x *index) applyFetch(fs kgo.Fetches) (changes []keyring.Change, bad []error) {
+// the subscribers and the records it skipped.
+func (x *index) applyFetch(fs kgo.Fetches) (changes []keyring.Change, bad []skipped) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	moved := false
@@ -52,7 +80,7 @@ func (x *index) applyFetch(fs kgo.Fetches) (changes []keyring.Change, bad []erro
 		}
 		c, err := x.apply(r)
 		if err != nil {
-			bad = append(bad, err)
+			bad = append(bad, skipped{partition: r.Partition, offset: r.Offset, err: err})
 		} else if c != nil {
 			changes = append(changes, *c)
 		}
@@ -66,50 +94,90 @@ func (x *index) applyFetch(fs kgo.Fetches) (changes []keyring.Change, bad []erro
 
 // apply applies one record. x.mu is held.
 func (x *index) apply(r *kgo.Record) (*keyring.Change, error) {
+	idKey := len(r.Key) == 1+len(keyring.DEKID{})
 	switch {
-	case len(r.Key) == 1+len(keyring.DEKID{}) && r.Key[0] == keyEntry:
-		var id keyring.DEKID
-		copy(id[:], r.Key[1:])
+	case idKey && r.Key[0] == keyEntry:
+		return x.applyEntry(keyring.DEKID(r.Key[1:]), r)
+	case idKey && r.Key[0] == keyRewrap:
 		if r.Value == nil {
-			return x.remove(id), nil
+			return nil, nil // written with, or after, the entry's tombstone
 		}
-		e, origin, err := decodeEntry(r.Value)
+		w, err := decodeRewrap(r.Value)
 		if err != nil {
 			return nil, err
 		}
-		e.ID = id
-		return x.put(e, origin, r.Offset), nil
+		return x.rewrap(keyring.DEKID(r.Key[1:]), w)
 	case len(r.Key) == 1+len(keyring.Token{}) && r.Key[0] == keyQuarantine:
-		var t keyring.Token
-		copy(t[:], r.Key[1:])
+		t := keyring.Token(r.Key[1:])
 		if r.Value == nil {
 			delete(x.quarantined, t)
 		} else {
 			x.quarantined[t] = true
 		}
 		return &keyring.Change{Kind: keyring.ChangeQuarantined, Token: t}, nil
+	case len(r.Key) == 1 && r.Key[0] == keyMeta && r.Partition == 0:
+		return nil, x.applyMeta(r.Value)
 	}
-	return nil, errMalformed
+	return nil, fmt.Errorf("%w: unknown key of %d bytes", errMalformed, len(r.Key))
 }
 
-func (x *index) put(e keyring.Entry, origin, offset int64) *keyring.Change {
-	delete(x.missing, e.ID)
-	if cur, ok := x.entries[e.ID]; ok {
-		// A rewrap: keep the position of the first write.
-		cur.KEKVersion, cur.EDEK, cur.Wrapped = e.KEKVersion, e.EDEK, e.Wrapped
-		x.entries[e.ID] = cur
-		return &keyring.Change{Kind: keyring.ChangeCreated, ID: e.ID, Token: cur.Token}
+// applyEntry applies a 'd' record: a create, or a tombstone.
+func (x *index) applyEntry(id keyring.DEKID, r *kgo.Record) (*keyring.Change, error) {
+	if r.Value == nil {
+		return x.remove(id), nil
 	}
-	e.Seq = offset
-	if origin >= 0 {
-		e.Seq = origin
+	e, origin, err := decodeEntry(r.Value)
+	if err != nil {
+		return nil, err
 	}
-	x.entries[e.ID] = e
-	x.byToken[e.Token] = append(x.byToken[e.Token], e.ID)
-	return &keyring.Change{Kind: keyring.ChangeCreated, ID: e.ID, Token: e.Token}
+	// NOTE: in a topic written by version 1 of the format, compaction
+	// after a rewrap left only the rewrap record of that entry, and this
+	// index ignores a rewrap without its create: such an entry is lost.
+	if origin >= 0 { // a version 1 rewrap
+		return x.rewrap(id, rewrap{seq: origin, kekVersion: e.KEKVersion, wrapped: e.Wrapped, edek: e.EDEK})
+	}
+	if _, deleted := x.deleted[id]; deleted {
+		return nil, errDeletedID
+	}
+	if _, dup := x.entries[id]; dup {
+		return nil, errDuplicateID
+	}
+	e.ID, e.Seq = id, r.Offset
+	delete(x.missing, id)
+	x.entries[id] = e
+	x.byToken[e.Token] = append(x.byToken[e.Token], id)
+	return &keyring.Change{Kind: keyring.ChangeCreated, ID: id, Token: e.Token}, nil
+}
+
+// rewrap applies a new wrapping to the live entry id whose create record
+// is at offset w.seq. A rewrap of anything else cannot stand alone: it is
+// ignored, so a rewrap written after a tombstone brings nothing back.
+func (x *index) rewrap(id keyring.DEKID, w rewrap) (*keyring.Change, error) {
+	cur, ok := x.entries[id]
+	if !ok || cur.Seq != w.seq {
+		return nil, errOrphanRewrap
+	}
+	cur.KEKVersion, cur.EDEK, cur.Wrapped = w.kekVersion, w.edek, w.wrapped
+	x.entries[id] = cur
+	return &keyring.Change{Kind: keyring.ChangeCreated, ID: id, Token: cur.Token}, nil
+}
+
+// applyMeta records the partition count of the first metadata record.
+func (x *index) applyMeta(value []byte) error {
+	n, err := decodeMeta(value)
+	if err != nil {
+		return err
+	}
+	if x.partitions == 0 {
+		x.partitions = n
+	} else if n != x.partitions {
+		return fmt.Errorf("metadata record naming %d partitions ignored: the first named %d", n, x.partitions)
+	}
+	return nil
 }
 
 func (x *index) remove(id keyring.DEKID) *keyring.Change {
+	x.deleted[id] = struct{}{}
 	e, ok := x.entries[id]
 	if !ok {
 		return nil
@@ -121,7 +189,6 @@ func (x *index) remove(id keyring.DEKID) *keyring.Change {
 	} else {
 		x.byToken[e.Token] = ids
 	}
-	x.markMissing(id)
 	return &keyring.Change{Kind: keyring.ChangeDeleted, ID: id, Token: e.Token}
 }
 
@@ -133,12 +200,28 @@ func (x *index) markMissing(id keyring.DEKID) {
 	x.missing[id] = struct{}{}
 }
 
+// lookup returns the live entry with id, whether it is live, and whether
+// id is known to be absent (deleted, or missed by a synced lookup).
 func (x *index) lookup(id keyring.DEKID) (keyring.Entry, bool, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	e, ok := x.entries[id]
 	_, missing := x.missing[id]
-	return e, ok, missing
+	_, deleted := x.deleted[id]
+	return e, ok, missing || deleted
+}
+
+func (x *index) wasDeleted(id keyring.DEKID) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, ok := x.deleted[id]
+	return ok
+}
+
+func (x *index) recordedPartitions() int32 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.partitions
 }
 
 func (x *index) tokenEntries(t keyring.Token) []keyring.Entry {

@@ -24,10 +24,10 @@ func (s *Store) produce(ctx context.Context, p int32, key, value []byte) (int64,
 
 // Create writes e and returns it with Seq set to its offset.
 func (s *Store) Create(ctx context.Context, e keyring.Entry) (keyring.Entry, error) {
-	if _, ok, _ := s.idx.lookup(e.ID); ok {
-		return keyring.Entry{}, fmt.Errorf("kafkastore: DEK id %s already stored", e.ID)
+	if _, live, _ := s.idx.lookup(e.ID); live || s.idx.wasDeleted(e.ID) {
+		return keyring.Entry{}, fmt.Errorf("kafkastore: DEK id %s already used", e.ID)
 	}
-	off, err := s.produce(ctx, s.partition(e.Token), entryKey(e.ID), encodeEntry(e, -1))
+	off, err := s.produce(ctx, s.partition(e.Token), entryKey(e.ID), encodeEntry(e))
 	if err != nil {
 		return keyring.Entry{}, err
 	}
@@ -82,27 +82,47 @@ func (s *Store) Range(_ context.Context, fn func(keyring.Entry) bool) error {
 	return nil
 }
 
-// Update writes e's new wrapping under the same key, carrying the offset
-// of the entry's first record so the order survives compaction.
+// Update writes e's new wrapping as a rewrap record, which names the
+// offset of the entry's create record. Readers apply a rewrap record only
+// to that live entry, so a rewrap that lands after another process's
+// tombstone, which this Store had not read yet, restores nothing. Such a
+// record would still keep the wrapped key on the brokers' disks, because
+// compaction keeps the latest record of each key, so Update deletes it
+// again and returns keyring.ErrNotFound.
+//
+// NOTE: a process that stops between the two writes leaves that rewrap
+// record in place. Residue reports its id until the id is shredded again.
 func (s *Store) Update(ctx context.Context, e keyring.Entry) error {
 	cur, ok, _ := s.idx.lookup(e.ID)
 	if !ok {
 		return keyring.ErrNotFound
 	}
 	cur.KEKVersion, cur.EDEK, cur.Wrapped = e.KEKVersion, e.EDEK, e.Wrapped
-	_, err := s.produce(ctx, s.partition(cur.Token), entryKey(e.ID), encodeEntry(cur, cur.Seq))
-	return err
+	p := s.partition(cur.Token)
+	if _, err := s.produce(ctx, p, rewrapKey(e.ID), encodeRewrap(cur)); err != nil {
+		return err
+	}
+	if _, live, _ := s.idx.lookup(e.ID); live {
+		return nil
+	}
+	if _, err := s.produce(ctx, p, rewrapKey(e.ID), nil); err != nil {
+		return fmt.Errorf("kafkastore: delete the rewrap of shredded DEK %s: %w", e.ID, err)
+	}
+	return keyring.ErrNotFound
 }
 
-// Delete writes a tombstone for each id.
+// Delete writes, for each id, a tombstone for its create record and then
+// one for its rewrap record, so that compaction removes every wrapped
+// form of the key.
 func (s *Store) Delete(ctx context.Context, token keyring.Token, ids []keyring.DEKID) error {
 	p := s.partition(token)
-	rs := make([]*kgo.Record, len(ids))
-	for i, id := range ids {
-		rs[i] = &kgo.Record{Topic: s.topic, Partition: p, Key: entryKey(id)}
+	rs := make([]*kgo.Record, 0, 2*len(ids))
+	for _, id := range ids {
+		rs = append(rs, &kgo.Record{Topic: s.topic, Partition: p, Key: entryKey(id)},
+			&kgo.Record{Topic: s.topic, Partition: p, Key: rewrapKey(id)})
 	}
 	if err := s.client.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		return fmt.Errorf("kafkastore: write %d tombstones to %q: %w", len(ids), s.topic, err)
+		return fmt.Errorf("kafkastore: write %d tombstones to %q: %w", len(rs), s.topic, err)
 	}
 	last := int64(-1)
 	for _, r := range rs {
@@ -129,6 +149,19 @@ func (s *Store) Quarantined(_ context.Context, token keyring.Token) (bool, error
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
 	return s.idx.quarantined[token], nil
+}
+
+// Sync reads the topic up to the end offsets it lists when called, so that
+// the reads that follow see every write completed before Sync was called.
+// It implements keyring.Syncer.
+func (s *Store) Sync(ctx context.Context) error {
+	if err := s.broken(); err != nil {
+		return err
+	}
+	if err := s.sync(ctx); err != nil {
+		return fmt.Errorf("kafkastore: read topic %q to its end: %w", s.topic, err)
+	}
+	return nil
 }
 
 // Subscribe registers fn for every change the Store reads, in the order

@@ -65,8 +65,9 @@ func defaultConfig() config {
 }
 
 // Partitions sets the partition count of a topic that Open creates. Every
-// entry of one subject goes to the partition its token selects. Default 1,
-// enough for millions of subjects at a few hundred bytes each.
+// entry of one subject goes to the partition its token selects, so the
+// count cannot change later (see PartitionCountError). Default 1, enough
+// for millions of subjects at a few hundred bytes each.
 func Partitions(n int32) Opt { return optFunc(func(c *config) { c.partitions = n }) }
 
 // ReplicationFactor sets the replication factor of a topic that Open
@@ -77,10 +78,13 @@ func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replica
 // TopicConfigs. Default true.
 func CreateTopic(create bool) Opt { return optFunc(func(c *config) { c.create = create }) }
 
-// MaxLag sets the staleness bound. When the Store cannot confirm for this
-// long that it has read the topic up to its end, reads fail with
-// keyring.ErrStoreStale. A process cut off from the topic then stops using
-// subject keys instead of missing a shred. Default five seconds.
+// MaxLag sets the staleness bound. When the Store has not confirmed for
+// this long that it read the topic up to end offsets listed at the start
+// of the confirmation, reads fail with keyring.ErrStoreStale. A process
+// cut off from the topic then stops using subject keys instead of missing
+// a shred. Together with keyring.SubjectCacheTTL it bounds how long a
+// process can use a shredded key after Shred returned: at most
+// SubjectCacheTTL plus MaxLag. Default five seconds.
 func MaxLag(d time.Duration) Opt { return optFunc(func(c *config) { c.maxLag = d }) }
 
 // LagCheck sets how often the Store compares its read position with the

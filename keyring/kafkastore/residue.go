@@ -10,9 +10,9 @@ import (
 )
 
 // Residue reads the whole topic as the brokers hold it now and returns
-// those of ids that still have a record carrying their wrapped key. A
-// deleted entry keeps such records until compaction removes them (see
-// TopicConfigs). Until then its wrapped key stays on the brokers' disks,
+// those of ids that still have a record carrying their wrapped key: a
+// create or a rewrap record. A deleted entry keeps such records until
+// compaction removes them (see TopicConfigs). Until then its wrapped key stays on the brokers' disks,
 // where anyone who holds both the data and the KEK can unwrap it.
 func (s *Store) Residue(ctx context.Context, ids []keyring.DEKID) ([]keyring.DEKID, error) {
 	want := make(map[keyring.DEKID]bool, len(ids))
@@ -45,11 +45,9 @@ func (s *Store) Residue(ctx context.Context, ids []keyring.DEKID) ([]keyring.DEK
 	}
 	defer cl.Close()
 	if err := scan(ctx, cl, ends, func(r *kgo.Record) {
-		if r.Value != nil && len(r.Key) == 1+len(keyring.DEKID{}) && r.Key[0] == keyEntry {
-			var id keyring.DEKID
-			copy(id[:], r.Key[1:])
-			if _, ok := want[id]; ok {
-				want[id] = true
+		if r.Value != nil && len(r.Key) == 1+len(keyring.DEKID{}) && (r.Key[0] == keyEntry || r.Key[0] == keyRewrap) {
+			if _, ok := want[keyring.DEKID(r.Key[1:])]; ok {
+				want[keyring.DEKID(r.Key[1:])] = true
 			}
 		}
 	}); err != nil {

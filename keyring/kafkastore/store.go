@@ -31,6 +31,7 @@ type Store struct {
 
 	idx      index
 	caughtUp atomic.Int64 // Unix nanoseconds of the last confirmed catch-up
+	failed   atomic.Pointer[PartitionCountError]
 
 	syncMu   sync.Mutex
 	lastSync time.Time // start of the last completed sync
@@ -87,6 +88,9 @@ func (s *Store) start(ctx context.Context) error {
 	go s.follow(runCtx)
 	if err := s.initialSync(ctx); err != nil {
 		return fmt.Errorf("kafkastore: read topic %q to its end: %w", s.topic, err)
+	}
+	if err := s.checkPartitions(ctx); err != nil {
+		return err
 	}
 	s.done.Add(1)
 	go s.checkLag(runCtx)

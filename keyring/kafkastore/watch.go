@@ -29,8 +29,9 @@ func (s *Store) follow(ctx context.Context) {
 			s.cfg.logger.Warn("kenvelope: key-store fetch failed", "topic", topic, "partition", p, "error", err)
 		})
 		changes, bad := s.idx.applyFetch(fs)
-		for _, err := range bad {
-			s.cfg.logger.Warn("kenvelope: skipped a malformed key-store record", "topic", s.topic, "error", err)
+		for _, b := range bad {
+			s.cfg.logger.Warn("kenvelope: skipped a key-store record", "topic", s.topic, "partition", b.partition,
+				"offset", b.offset, "error", b.err)
 		}
 		s.idx.notify(changes)
 	}
@@ -71,6 +72,10 @@ func (s *Store) catchUp(ctx context.Context) error {
 	}
 	ends := map[int32]int64{}
 	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	s.checkCount(len(listed[s.topic]))
+	if err := s.broken(); err != nil {
+		return err
+	}
 	if err := s.waitFor(ctx, ends); err != nil {
 		return err
 	}
@@ -121,8 +126,11 @@ func (s *Store) sync(ctx context.Context) error {
 }
 
 // fresh returns keyring.ErrStoreStale when the last confirmed catch-up is
-// older than MaxLag.
+// older than MaxLag, and the *PartitionCountError of a failed Store.
 func (s *Store) fresh() error {
+	if err := s.broken(); err != nil {
+		return err
+	}
 	if age := time.Since(time.Unix(0, s.caughtUp.Load())); age > s.cfg.maxLag {
 		return fmt.Errorf("%w (last confirmed %v ago, bound %v)", keyring.ErrStoreStale, age.Round(time.Millisecond), s.cfg.maxLag)
 	}
