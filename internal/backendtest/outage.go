@@ -179,9 +179,9 @@ func testRetryHanging(t *testing.T, calls *callLog, ec kms.EncryptionContext, st
 	if limit := budget + stalls.max() + 200*time.Millisecond; elapsed > limit {
 		t.Errorf("Wrap(ctx) returned after %v, want it bounded by the context's %v (at most %v with the stalls seen)", elapsed, budget, limit)
 	}
-	// NOTE: kms.Retry passes the caller's context to every attempt and
-	// has no per-attempt timeout, so one hanging call uses the whole
-	// deadline and is never retried.
+	// With kms.Retry's default AttemptTimeout of 10s, longer than the
+	// budget here, one hanging call still uses the whole deadline; a
+	// shorter AttemptTimeout would turn it into a retried ErrUnavailable.
 	t.Logf("hanging Wrap returned after %v with %d calls: %v", elapsed, len(calls.take()), err)
 }
 
