@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -52,7 +53,7 @@ func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
 		stop:  make(chan struct{}),
 	}
 	for i, k := range keks {
-		if k == nil {
+		if isNil(k) {
 			return nil, fmt.Errorf("keyring: KEK %d is nil", i)
 		}
 		name := k.Name()
@@ -76,6 +77,17 @@ func New(keks []kms.KEK, opts ...Opt) (*Ring, error) {
 	}
 	r.startSubjects()
 	return r, nil
+}
+
+// isNil reports whether k is nil or holds a nil pointer, such as the nil
+// *KEK that a failed constructor returns. A k == nil check misses the
+// second case, and the first call on such a KEK panics.
+func isNil(k kms.KEK) bool {
+	if k == nil {
+		return true
+	}
+	v := reflect.ValueOf(k)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // Close stops the rotation check and drops the DEKs the Ring holds. Seal
@@ -103,13 +115,17 @@ func (r *Ring) KEK(name string) (kms.KEK, bool) {
 }
 
 // Rotate retires the active DEK of the named KEK, so that the next Seal
-// creates and wraps a new one under the KEK's current primary version. Call
-// it after rotating a KEK when waiting for RotationCheck is too slow.
+// creates and wraps a new one under the KEK's current primary version. A
+// DEK whose wrap was already in flight is dropped unused. Call it after
+// rotating a KEK when waiting for RotationCheck is too slow.
 func (r *Ring) Rotate(kekName string) error {
 	s := r.slot(kekName)
 	if s == nil {
 		return &UnknownKEKError{Name: kekName}
 	}
+	// A wrap already in flight may use the old KEK version, so replace
+	// drops the DEK it returns when this count has moved.
+	s.rotations.Add(1)
 	if a := s.cur.Load(); a != nil {
 		a.retire()
 	}

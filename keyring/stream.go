@@ -16,6 +16,12 @@ import (
 // slot holds the active DEK of one KEK and serialises its replacement.
 type slot struct {
 	cur atomic.Pointer[activeDEK]
+	// rotations counts Ring.Rotate calls, so that replace can tell that a
+	// wrap it started may have used the KEK version Rotate meant to leave.
+	// NOTE: the RotationCheck watcher retires DEKs without counting here,
+	// so a wrap in flight during its check installs a DEK under the old
+	// version, which the next check retires.
+	rotations atomic.Uint64
 
 	mu        sync.Mutex
 	pending   *call // the wrap in flight, if any
@@ -98,7 +104,9 @@ func (r *Ring) Seal(ctx context.Context, kekName string, p envelope.Payload, dst
 
 // replace installs a new active DEK in s unless another goroutine already
 // replaced old. Only one wrap per slot is in flight; other callers wait for
-// it or for their own ctx.
+// it or for their own ctx. It returns a nil DEK and a nil error when the
+// caller should look at s again, such as after dropping a DEK whose wrap
+// overlapped a Rotate.
 func (r *Ring) replace(ctx context.Context, kekName string, s *slot, old *activeDEK) (*activeDEK, error) {
 	s.mu.Lock()
 	if cur := s.cur.Load(); cur != old {
@@ -127,12 +135,21 @@ func (r *Ring) replace(ctx context.Context, kekName string, s *slot, old *active
 		return a, err
 	}
 
+	rotations := s.rotations.Load()
 	a, err := r.newActive(ctx, kekName)
 	s.mu.Lock()
 	s.pending = nil
-	if err != nil && !isContextErr(err) {
+	switch {
+	case err != nil && !isContextErr(err):
 		s.failedAt, s.failedErr = r.cfg.now(), err
-	} else {
+	case err == nil && s.rotations.Load() != rotations:
+		// Rotate ran during the wrap, which may have used the old KEK
+		// version. The DEK is dropped unused, and the caller's loop finds
+		// no usable DEK in s and wraps another.
+		a.retire()
+		a = nil
+		defer r.cfg.logger.Info("kenvelope: dropped a stream DEK whose wrap overlapped Ring.Rotate", "kek", kekName)
+	default:
 		s.failedErr = nil
 		if prev := s.cur.Swap(a); prev != nil {
 			prev.retire()

@@ -7,7 +7,10 @@
 // New and Open accept a key id, a key ARN, an alias name (alias/NAME) or an
 // alias ARN. An alias is resolved to its key ARN once, with DescribeKey, when
 // the KEK is built. Every later Encrypt and Decrypt names that key ARN, so
-// re-pointing the alias takes effect only when the KEK is built again. Decrypt
+// re-pointing the alias takes effect only when the KEK is built again, for
+// example at the next restart. Until then, Unwrap of a data key that another
+// process wrapped under the new key fails with kms.ErrContextMismatch, and
+// the error states that the alias may have been re-pointed. Decrypt
 // always receives the KeyId, which pins the key, and the KeyId that Encrypt
 // and Decrypt return must name the same key, or the call fails with
 // kms.ErrInvalidResponse.
@@ -88,7 +91,10 @@
 //	aws-kms://1234abcd-12ab-34cd-56ef-1234567890ab?region=eu-west-2
 //
 // The region comes from the ARN, else from the region query parameter, else
-// from the SDK's default configuration. Credentials and every other setting
-// come from config.LoadDefaultConfig: environment variables, shared
-// configuration files, and on AWS the instance or task role.
+// from the SDK's default configuration, and must have the form of a region
+// name such as eu-west-2 or us-gov-west-1. Credentials and every other
+// setting come from config.LoadDefaultConfig: environment variables, shared
+// configuration files, and on AWS the instance or task role. A URI with user
+// information or any query parameter but region is rejected, and the error
+// does not quote the URI, because it may carry credentials by mistake.
 package awskms

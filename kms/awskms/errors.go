@@ -61,13 +61,28 @@ func (k *KEK) classify(ctx context.Context, op kms.Op, err error) error {
 	if kind == nil {
 		kind = k.keyStateKind(ctx, err)
 	}
-	switch {
-	case errors.Is(kind, kms.ErrContextMismatch) && errorCode(err) == "IncorrectKeyException":
-		err = fmt.Errorf("the wrapped key was encrypted under a different KMS key than %s: %w", k.keyID, err)
-	case errors.Is(kind, kms.ErrContextMismatch):
-		err = fmt.Errorf("the encryption context differs from the one used by Wrap, or the wrapped key was altered (AWS KMS reports both as InvalidCiphertextException): %w", err)
+	if errors.Is(kind, kms.ErrContextMismatch) {
+		err = k.mismatchCause(err)
 	}
 	return k.fail(op, kind, err)
+}
+
+// mismatchCause explains an InvalidCiphertextException or
+// IncorrectKeyException. For a KEK built from an alias it adds that the
+// alias may have been re-pointed, which AWS KMS reports as
+// IncorrectKeyException and local-kms as InvalidCiphertextException, and
+// which only building the KEK again fixes.
+func (k *KEK) mismatchCause(err error) error {
+	var hint string
+	if k.alias != "" {
+		hint = fmt.Sprintf(", or alias %s was re-pointed from %s to another key after this KEK was built, "+
+			"which only building the KEK again (restarting the process) fixes", k.alias, k.keyID)
+	}
+	if errorCode(err) == "IncorrectKeyException" {
+		return fmt.Errorf("the wrapped key was encrypted under a different KMS key than %s%s: %w", k.keyID, hint, err)
+	}
+	return fmt.Errorf("the encryption context differs from the one used by Wrap, or the wrapped key was altered "+
+		"(AWS KMS reports both as InvalidCiphertextException)%s: %w", hint, err)
 }
 
 // errorKind returns the sentinel error for err, or nil for a

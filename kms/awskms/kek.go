@@ -47,6 +47,7 @@ type KEK struct {
 	client      API
 	keyID       string // KeyId sent on every call: a key id, or a key ARN
 	keyARN      string // the key ARN, empty when configured with a bare key id
+	alias       string // the alias that New resolved, empty without one
 	grantTokens []string
 }
 
@@ -109,6 +110,7 @@ func (k *KEK) resolveAlias(ctx context.Context, alias string) error {
 
 	k.keyID = *md.Arn
 	k.keyARN = *md.Arn
+	k.alias = alias
 	return nil
 }
 

@@ -2,7 +2,7 @@ package awskms
 
 import (
 	"errors"
-	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -30,7 +30,7 @@ func parseKeyID(s string) (keyRef, error) {
 		return keyRef{id: s, alias: true}, nil
 	default:
 		if !validChars(s, "-") {
-			return keyRef{}, fmt.Errorf("key id %q is not a key id, key ARN, alias/NAME or alias ARN", s)
+			return keyRef{}, errors.New("key id is not a key id, key ARN, alias/NAME or alias ARN")
 		}
 		return keyRef{id: s}, nil
 	}
@@ -41,7 +41,13 @@ func parseKeyID(s string) (keyRef, error) {
 func parseARN(s string) (keyRef, error) {
 	parts := strings.SplitN(s, ":", 6)
 	if len(parts) != 6 || parts[1] == "" || parts[2] != "kms" || parts[3] == "" || parts[4] == "" {
-		return keyRef{}, fmt.Errorf("key ARN %q is not of the form arn:aws:kms:REGION:ACCOUNT:key/ID or :alias/NAME", s)
+		return keyRef{}, errors.New("key ARN is not of the form arn:aws:kms:REGION:ACCOUNT:key/ID or :alias/NAME")
+	}
+	if !validRegion(parts[3]) {
+		return keyRef{}, errors.New("key ARN names a region that is not a region name such as eu-west-2")
+	}
+	if !validChars(parts[1], "-") || !validChars(parts[4], "") {
+		return keyRef{}, errors.New("key ARN has a partition or account id with characters other than letters, digits and '-'")
 	}
 	ref := keyRef{id: s, arn: true, region: parts[3]}
 
@@ -55,7 +61,7 @@ func parseARN(s string) (keyRef, error) {
 	}
 	id, ok := strings.CutPrefix(resource, "key/")
 	if !ok || id == "" || !validChars(id, "-") {
-		return keyRef{}, fmt.Errorf("key ARN %q names neither key/ID nor alias/NAME", s)
+		return keyRef{}, errors.New("key ARN names neither key/ID nor alias/NAME with valid characters")
 	}
 	return ref, nil
 }
@@ -65,10 +71,21 @@ func parseARN(s string) (keyRef, error) {
 func checkAliasName(s string) error {
 	name := strings.TrimPrefix(s, "alias/")
 	if name == "" || !validChars(name, "/_-") {
-		return fmt.Errorf("alias %q is not of the form alias/NAME with letters, digits, '/', '_' or '-'", s)
+		return errors.New("alias is not of the form alias/NAME with letters, digits, '/', '_' or '-'")
 	}
 	return nil
 }
+
+// regionPattern matches AWS region names such as eu-west-2, us-gov-west-1,
+// us-isob-east-1 and eusc-de-east-1. The SDK checks only that a region is a
+// valid host label, which lets a name such as attacker.example through into
+// the endpoint host, so Open and New check this stricter form.
+// NOTE: the pattern follows the region names AWS has published so far. A
+// region named in a new form would fail here until the pattern admits it.
+var regionPattern = regexp.MustCompile(`^[a-z]{2,8}(-[a-z]{1,16}){1,3}-[0-9]{1,3}$`)
+
+// validRegion reports whether s has the form of an AWS region name.
+func validRegion(s string) bool { return regionPattern.MatchString(s) }
 
 // validChars reports whether s contains only ASCII letters, digits and the
 // bytes in extra.

@@ -74,7 +74,8 @@ func (s *settings) validate() error {
 	if s.endpoint != "" {
 		u, err := url.Parse(s.endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint %q is not an http or https URL", s.endpoint)
+			// The URL is not quoted, because it may carry credentials.
+			return errors.New("endpoint is not an http or https URL with a host")
 		}
 	}
 	return nil

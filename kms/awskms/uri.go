@@ -19,7 +19,11 @@ const Scheme = "aws-kms"
 
 func init() {
 	kms.Register(Scheme, func(ctx context.Context, name, uri string) (kms.KEK, error) {
-		return Open(ctx, name, uri)
+		kek, err := Open(ctx, name, uri)
+		if err != nil {
+			return nil, err // a nil *KEK must not become a non-nil kms.KEK
+		}
+		return kek, nil
 	})
 }
 
@@ -62,6 +66,9 @@ func newClient(ctx context.Context, region string, s *settings) (*awssdk.Client,
 	if cfg.Region == "" {
 		return nil, errors.New("no AWS region: use a key ARN, add ?region=REGION to the URI, or set AWS_REGION")
 	}
+	if !validRegion(cfg.Region) {
+		return nil, errors.New("the region from the AWS configuration is not a region name such as eu-west-2")
+	}
 
 	return awssdk.NewFromConfig(cfg, func(o *awssdk.Options) {
 		if s.endpoint != "" {
@@ -71,31 +78,39 @@ func newClient(ctx context.Context, region string, s *settings) (*awssdk.Client,
 }
 
 // parseURI splits an aws-kms:// URI into the key id and the region that the
-// URI names, which is empty when it names none.
+// URI names, which is empty when it names none. Its errors never quote the
+// URI, nor any part of it that failed a check, because a URI may carry
+// credentials by mistake.
 func parseURI(uri string) (keyID, region string, err error) {
 	rest, ok := strings.CutPrefix(uri, Scheme+"://")
 	if !ok {
-		return "", "", fmt.Errorf("key URI %q does not start with %s://", uri, Scheme)
+		return "", "", fmt.Errorf("key URI does not start with %s://", Scheme)
 	}
 	keyID, rawQuery, _ := strings.Cut(rest, "?")
+	if strings.Contains(keyID, "@") {
+		return "", "", errors.New("key URI contains user information (an '@' before the key id), but credentials come only from the AWS SDK configuration")
+	}
 	ref, err := parseKeyID(keyID)
 	if err != nil {
-		return "", "", fmt.Errorf("key URI %q: %w", uri, err)
+		return "", "", fmt.Errorf("key URI: %w", err)
 	}
 
 	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return "", "", fmt.Errorf("key URI %q has an invalid query: %w", uri, err)
+		return "", "", errors.New("key URI has an invalid query")
 	}
 	for param, values := range query {
 		if param != "region" || len(values) != 1 || values[0] == "" {
-			return "", "", fmt.Errorf("key URI %q: the only query parameter allowed is one non-empty region", uri)
+			return "", "", errors.New("key URI: the only query parameter allowed is one non-empty region")
 		}
 	}
 
 	region = query.Get("region")
+	if region != "" && !validRegion(region) {
+		return "", "", errors.New("key URI: the region parameter is not a region name such as eu-west-2")
+	}
 	if ref.region != "" && region != "" && region != ref.region {
-		return "", "", fmt.Errorf("key URI %q: region %s differs from the ARN's region %s", uri, region, ref.region)
+		return "", "", fmt.Errorf("key URI: region %s differs from the ARN's region %s", region, ref.region)
 	}
 	if region == "" {
 		region = ref.region

@@ -15,7 +15,7 @@ import (
 //
 //	gRPC status                                    kms sentinel
 //	NotFound                                       ErrKeyNotFound
-//	FailedPrecondition naming DESTROYED or
+//	FailedPrecondition with state DESTROYED or
 //	DESTROY_SCHEDULED                              ErrKeyDestroyed
 //	FailedPrecondition otherwise                   ErrKeyDisabled
 //	InvalidArgument naming a checksum              ErrInvalidResponse
@@ -55,17 +55,32 @@ func classify(op kms.Op, err error) (kind, cause error) {
 	}
 }
 
-// classifyState maps a FailedPrecondition message to a sentinel. Cloud KMS
-// reports a version it cannot use as "<version name> is not enabled, current
-// state is: <STATE>.". A FailedPrecondition that names no state, such as a
-// key whose purpose is not ENCRYPT_DECRYPT, also means a key that exists but
-// cannot serve the call, so it gets ErrKeyDisabled too, and the cause keeps
-// Google's message.
+// statePrefix precedes the version state in Cloud KMS's FailedPrecondition
+// message "<version name> is not enabled, current state is: <STATE>.".
+const statePrefix = "current state is: "
+
+// classifyState maps a FailedPrecondition message to a sentinel. It reads
+// only the state after the last statePrefix, because the version name
+// before it may itself contain DESTROYED, as in a crypto key id such as
+// DESTROYED-archive. A FailedPrecondition that names no state, such as a
+// key whose purpose is not ENCRYPT_DECRYPT, also means a key that exists
+// but cannot serve the call, so it gets ErrKeyDisabled too, and the cause
+// keeps Google's message.
 func classifyState(msg string) error {
-	if strings.Contains(msg, "DESTROYED") || strings.Contains(msg, "DESTROY_SCHEDULED") {
-		return kms.ErrKeyDestroyed
+	i := strings.LastIndex(msg, statePrefix)
+	if i < 0 {
+		return kms.ErrKeyDisabled
 	}
-	return kms.ErrKeyDisabled
+	state := msg[i+len(statePrefix):]
+	if end := strings.IndexFunc(state, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r == '_') }); end >= 0 {
+		state = state[:end]
+	}
+	switch state {
+	case "DESTROYED", "DESTROY_SCHEDULED":
+		return kms.ErrKeyDestroyed
+	default:
+		return kms.ErrKeyDisabled
+	}
 }
 
 // classifyInvalidArgument maps an InvalidArgument status. Cloud KMS rejects a

@@ -27,6 +27,14 @@ func TestClassifyMessages(t *testing.T) {
 			status.Error(codes.FailedPrecondition, version+" is not enabled, current state is: DESTROY_SCHEDULED."), kms.ErrKeyDestroyed},
 		{"disabled", kms.OpWrap,
 			status.Error(codes.FailedPrecondition, version+" is not enabled, current state is: DISABLED."), kms.ErrKeyDisabled},
+		{"disabled key named DESTROYED", kms.OpWrap,
+			status.Error(codes.FailedPrecondition, "projects/p/locations/global/keyRings/r/cryptoKeys/DESTROYED-archive/cryptoKeyVersions/1"+
+				" is not enabled, current state is: DISABLED."), kms.ErrKeyDisabled},
+		{"destroyed key named DISABLED", kms.OpUnwrap,
+			status.Error(codes.FailedPrecondition, "projects/p/locations/global/keyRings/r/cryptoKeys/DISABLED/cryptoKeyVersions/1"+
+				" is not enabled, current state is: DESTROYED."), kms.ErrKeyDestroyed},
+		{"DESTROYED without a state", kms.OpWrap,
+			status.Error(codes.FailedPrecondition, "crypto key DESTROYED-archive has purpose ASYMMETRIC_SIGN."), kms.ErrKeyDisabled},
 		{"other precondition", kms.OpWrap,
 			status.Error(codes.FailedPrecondition, "The request cannot be fulfilled."), kms.ErrKeyDisabled},
 		{"decryption failed", kms.OpUnwrap,

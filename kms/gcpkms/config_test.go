@@ -18,7 +18,7 @@ func TestNewVersionNameRejected(t *testing.T) {
 		t.Fatalf("New(version name) err = %v, want ErrInvalidConfig", err)
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "names a crypto key version") {
+	if !strings.Contains(msg, "is a crypto key version name") {
 		t.Errorf("New(version name) err = %q, want it to say the name is a crypto key version", msg)
 	}
 	if !strings.Contains(msg, "pass the crypto key \""+testKeyName+"\"") {

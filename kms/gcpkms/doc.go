@@ -50,7 +50,9 @@
 // which may read GOOGLE_APPLICATION_CREDENTIALS, the gcloud configuration or
 // the GCE metadata server. Use OpenURI with ClientOptions, or New with a
 // client you built, to choose credentials or an endpoint. The KEK that
-// kms.Open returns is a *KEK that owns its client: close it with Close.
+// kms.Open returns is a *KEK that owns its client: close it with Close. A
+// URI with user information, a query or a fragment is rejected, and errors
+// about a rejected URI never quote it, because it may carry a token.
 //
 // # Retries
 //

@@ -1,6 +1,7 @@
 package gcpkms
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -20,43 +21,55 @@ const versionSegment = "/cryptoKeyVersions/"
 // 1 to 63 letters, digits, underscores or hyphens.
 var resourceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 
+// projectPattern and locationPattern admit project ids (including the
+// legacy domain.com:project form), project numbers and location ids such as
+// global or europe-west2. They are looser than Google's rules, which Cloud
+// KMS enforces, but reject '@', '?', '#', '%' and white space, which no
+// valid name contains.
+var (
+	projectPattern  = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,100}$`)
+	locationPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+)
+
 // checkKeyName returns an error wrapping kms.ErrInvalidConfig unless name is
 // a crypto key name. A crypto key version name gets its own message, because
-// it is the likeliest mistake.
+// it is the likeliest mistake. The errors quote only segments that passed
+// their check, because a rejected name may be a URI with a token in it.
 func checkKeyName(name string) error {
 	parts := strings.Split(name, "/")
 	if len(parts) == 10 && parts[8] == "cryptoKeyVersions" && checkKeyParts(parts[:8]) == nil {
-		return fmt.Errorf("key name %q names a crypto key version: pass the crypto key %q instead, "+
+		return fmt.Errorf("key name is a crypto key version name: pass the crypto key %q instead, "+
 			"because Wrap must use whichever version is primary and Decrypt reads the version from the ciphertext: %w",
-			name, strings.Join(parts[:8], "/"), kms.ErrInvalidConfig)
+			strings.Join(parts[:8], "/"), kms.ErrInvalidConfig)
 	}
 	if err := checkKeyParts(parts); err != nil {
-		return fmt.Errorf("invalid crypto key name %q, want %s: %v: %w", name, keyNameForm, err, kms.ErrInvalidConfig)
+		return fmt.Errorf("invalid crypto key name, want %s: %v: %w", keyNameForm, err, kms.ErrInvalidConfig)
 	}
 	return nil
 }
 
-// checkKeyParts checks the segments of a crypto key name split at "/".
+// checkKeyParts checks the segments of a crypto key name split at "/". Its
+// errors name the segment at fault but do not quote it.
 func checkKeyParts(parts []string) error {
 	if len(parts) != 8 {
 		return fmt.Errorf("got %d path segments, want 8", len(parts))
 	}
 	for i, word := range []string{"projects", "locations", "keyRings", "cryptoKeys"} {
 		if parts[2*i] != word {
-			return fmt.Errorf("segment %d is %q, want %q", 2*i+1, parts[2*i], word)
+			return fmt.Errorf("segment %d is not %q", 2*i+1, word)
 		}
 	}
-	if parts[1] == "" || strings.ContainsAny(parts[1], " \t\r\n") {
-		return fmt.Errorf("project id %q is empty or contains white space", parts[1])
+	if !projectPattern.MatchString(parts[1]) {
+		return errors.New("project id is empty or contains characters other than letters, digits, '.', ':', '_' or '-'")
 	}
-	if parts[3] == "" || strings.ContainsAny(parts[3], " \t\r\n") {
-		return fmt.Errorf("location %q is empty or contains white space", parts[3])
+	if !locationPattern.MatchString(parts[3]) {
+		return errors.New("location is empty or contains characters other than letters, digits, '_' or '-'")
 	}
 	if !resourceIDPattern.MatchString(parts[5]) {
-		return fmt.Errorf("key ring id %q is not 1 to 63 letters, digits, '_' or '-'", parts[5])
+		return errors.New("key ring id is not 1 to 63 letters, digits, '_' or '-'")
 	}
 	if !resourceIDPattern.MatchString(parts[7]) {
-		return fmt.Errorf("crypto key id %q is not 1 to 63 letters, digits, '_' or '-'", parts[7])
+		return errors.New("crypto key id is not 1 to 63 letters, digits, '_' or '-'")
 	}
 	return nil
 }

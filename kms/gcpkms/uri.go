@@ -36,7 +36,13 @@ func init() {
 func OpenURI(ctx context.Context, name, uri string, opts ...Opt) (*KEK, error) {
 	keyName, ok := strings.CutPrefix(uri, Scheme+"://")
 	if !ok {
-		return nil, fmt.Errorf("gcpkms: key URI %q does not start with %s://: %w", uri, Scheme, kms.ErrInvalidConfig)
+		return nil, fmt.Errorf("gcpkms: KEK %q: key URI does not start with %s://: %w", name, Scheme, kms.ErrInvalidConfig)
+	}
+	// The URI is never quoted, because a rejected one may carry a token.
+	if i := strings.IndexAny(keyName, "@?#"); i >= 0 {
+		return nil, fmt.Errorf("gcpkms: KEK %q: key URI has user information, a query or a fragment (%q at byte %d after %s://), "+
+			"which this scheme does not take, because credentials come from ClientOptions or Application Default Credentials: %w",
+			name, keyName[i], i, Scheme, kms.ErrInvalidConfig)
 	}
 	k, err := newKEK(nil, name, keyName)
 	if err != nil {

@@ -34,10 +34,16 @@
 // primary must name a listed version, and min_version must lie between 1
 // and primary. Unknown fields, trailing data and files over 1 MiB are
 // rejected. Errors name the path and, where one version is at fault, its
-// number, but never key bytes.
+// number, but never key bytes. Of the text in the file they quote only short
+// lowercase values, such as a state or KEK name, and no unknown field name,
+// because a key pasted into the wrong place would otherwise appear in logs.
 //
-// The file must be a regular file whose mode grants no permission to group
-// or others, such as 0600 or 0400. Otherwise Open returns a *PermissionError. When
+// The file must be a regular file, or a symbolic link to one as Kubernetes
+// mounts secrets, whose mode grants no permission to group or others, such
+// as 0600 or 0400. Open returns a *FileError for a FIFO, device or
+// directory without opening it for a blocking read, so a FIFO at the path
+// cannot hang the caller. For a file that group or others may access, Open
+// returns a *PermissionError. When
 // the file is missing, Open creates it with mode 0600 and O_EXCL, containing
 // one random version 1. The parent directory must already exist. Two
 // processes that open a missing file at the same moment may see it half
@@ -81,6 +87,6 @@
 // The URI keyfile:///var/lib/app/lab-results.json opens that file as Open
 // does with default options, creating it when missing. Only absolute paths
 // are accepted, because a relative path would depend on the working
-// directory of whichever process opens it. A host, query or fragment is
-// rejected.
+// directory of whichever process opens it. A host, user information, query
+// or fragment is rejected, and the error does not quote the URI.
 package keyfile

@@ -2,6 +2,7 @@ package keyfile
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+
+	"github.com/kenvelope/kenvelope/kms/internal/redact"
+	"github.com/kenvelope/kenvelope/kms/internal/regularfile"
 )
 
 const (
@@ -33,21 +38,16 @@ type versionDoc struct {
 }
 
 // readFile reads and checks the key file at path, which must contain the KEK
-// name. The file is read through the descriptor whose mode was checked.
+// name. path must be a regular file or a symbolic link to one, so that a
+// FIFO cannot block the caller. The file is read through the descriptor
+// whose mode was checked.
 func readFile(path, name string) (keyState, error) {
-	f, err := os.Open(path)
+	f, info, err := regularfile.Open(path)
 	if err != nil {
 		return keyState{}, &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
 
-	info, err := f.Stat()
-	if err != nil {
-		return keyState{}, &FileError{Path: path, Err: err}
-	}
-	if !info.Mode().IsRegular() {
-		return keyState{}, &FileError{Path: path, Err: fmt.Errorf("not a regular file (mode %s)", info.Mode())}
-	}
 	if info.Mode().Perm()&0o077 != 0 {
 		return keyState{}, &PermissionError{Path: path, Mode: info.Mode().Perm()}
 	}
@@ -79,19 +79,28 @@ func parseFile(data []byte, path, name string) (keyState, error) {
 }
 
 // jsonError rewrites a decoding error so that it cites no text from the
-// file, which may be key material.
+// file, which may be key material. A field name from an UnmarshalTypeError
+// is one of fileDoc's own names, so it is safe to quote. encoding/json has
+// no type for an unknown field, and its message quotes the field name, in
+// which a key may have been pasted, so that error and any other of an
+// unknown form get a message of this package's own.
 func jsonError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var base64Err base64.CorruptInputError
 	switch {
 	case errors.As(err, &syntax):
 		return fmt.Errorf("invalid JSON at byte offset %d", syntax.Offset)
 	case errors.As(err, &typ):
 		return fmt.Errorf("JSON field %q has the wrong type, want %s", typ.Field, typ.Type)
+	case errors.As(err, &base64Err):
+		return fmt.Errorf("a key is not valid standard base64 (invalid byte at offset %d of the key)", int64(base64Err))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("JSON object is empty or cut short")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return errors.New("JSON object has a field that the key file format does not define (its name is not shown, because it may be key material)")
 	}
-	return err
+	return errors.New("JSON document does not decode as a key file")
 }
 
 func decodeState(doc fileDoc, path, name string) (keyState, error) {
@@ -102,7 +111,7 @@ func decodeState(doc fileDoc, path, name string) (keyState, error) {
 	case doc.Format != fileFormat:
 		return invalid(0, "format is %d, want %d", doc.Format, fileFormat)
 	case doc.Name != name:
-		return invalid(0, "file contains KEK %q, want %q", doc.Name, name)
+		return invalid(0, "file contains KEK %s, want %q", redact.Name(doc.Name), name)
 	case len(doc.Versions) == 0:
 		return invalid(0, "file lists no versions")
 	}
@@ -148,7 +157,7 @@ func decodeVersion(vd versionDoc) (version, error) {
 		}
 		return version{state: stateDestroyed}, nil
 	}
-	return version{}, fmt.Errorf("state %q is invalid, want %q, %q or %q", vd.State, stateEnabled, stateDisabled, stateDestroyed)
+	return version{}, fmt.Errorf("state %s is invalid, want %q, %q or %q", redact.Name(vd.State), stateEnabled, stateDisabled, stateDestroyed)
 }
 
 func wipeDoc(doc *fileDoc) {

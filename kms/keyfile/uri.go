@@ -3,10 +3,10 @@ package keyfile
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 
 	"github.com/kenvelope/kenvelope/kms"
+	"github.com/kenvelope/kenvelope/kms/internal/redact"
 )
 
 // Scheme is the key URI scheme that this package registers with
@@ -27,21 +27,22 @@ func openURI(_ context.Context, name, uri string) (kms.KEK, error) {
 	return kek, nil
 }
 
-// parseURI returns the absolute path that a keyfile:///path URI names.
+// parseURI returns the absolute path that a keyfile:///path URI names. Its
+// errors never quote the URI, because a rejected one may carry a password.
 func parseURI(uri string) (string, error) {
-	u, err := url.Parse(uri)
+	u, err := redact.ParseURI(uri)
 	if err != nil {
-		return "", fmt.Errorf("keyfile: %w: %w", err, kms.ErrInvalidConfig)
+		return "", fmt.Errorf("keyfile: key URI: %w: %w", err, kms.ErrInvalidConfig)
 	}
 	switch {
 	case u.Scheme != Scheme:
-		return "", fmt.Errorf("keyfile: key URI %q has scheme %q, want %q: %w", uri, u.Scheme, Scheme, kms.ErrInvalidConfig)
+		return "", fmt.Errorf("keyfile: key URI has scheme %s, want %q: %w", redact.Name(u.Scheme), Scheme, kms.ErrInvalidConfig)
 	case u.Host != "" || u.User != nil:
-		return "", fmt.Errorf("keyfile: key URI %q names a host, want keyfile:///absolute/path with three slashes: %w", uri, kms.ErrInvalidConfig)
-	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("keyfile: key URI %q has a query or fragment, which keyfile does not use: %w", uri, kms.ErrInvalidConfig)
+		return "", fmt.Errorf("keyfile: key URI names a host or user information, want keyfile:///absolute/path with three slashes: %w", kms.ErrInvalidConfig)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", fmt.Errorf("keyfile: key URI has a query or fragment, which keyfile does not use: %w", kms.ErrInvalidConfig)
 	case !filepath.IsAbs(u.Path):
-		return "", fmt.Errorf("keyfile: key URI %q does not name an absolute path, want keyfile:///absolute/path: %w", uri, kms.ErrInvalidConfig)
+		return "", fmt.Errorf("keyfile: key URI does not name an absolute path, want keyfile:///absolute/path: %w", kms.ErrInvalidConfig)
 	}
 	return u.Path, nil
 }

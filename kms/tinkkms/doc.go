@@ -9,9 +9,9 @@
 // KEK AEAD, usually a KMS key. FromKeyURI looks up the AEAD of a key URI
 // in Tink's KMS client registry (registry.GetKMSClient).
 //
-// tinkkms never reads a cleartext keyset: ReadEncryptedKeyset rejects one
-// before sending anything to the KEK AEAD, because a keyset stored in
-// cleartext leaves its keys on disk. Tests that need one use Tink's
+// tinkkms never reads a cleartext keyset: ReadEncryptedKeyset rejects one,
+// valid or not, before sending anything to the KEK AEAD, because a keyset
+// stored in cleartext leaves its keys on disk. Tests that need one use Tink's
 // insecurecleartextkeyset package in _test.go files.
 //
 // # Wrapping

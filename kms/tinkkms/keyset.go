@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kenvelope/kenvelope/kms"
+	"github.com/kenvelope/kenvelope/kms/internal/redact"
 	"github.com/tink-crypto/tink-go/v2/core/registry"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
@@ -104,19 +105,36 @@ func looksLikeJSON(data []byte) bool {
 	return len(trimmed) > 0 && trimmed[0] == '{'
 }
 
-// isCleartextKeyset reports whether data parses as a valid cleartext
-// keyset with at least one key. Binary protobuf parsing is lenient, so a
-// cleartext binary keyset would otherwise parse as an EncryptedKeyset and
-// its key bytes would go to kekAEAD as ciphertext.
+// tinkTypeURLPrefix starts the type URL of every Tink key type, such as
+// type.googleapis.com/google.crypto.tink.AesGcmKey.
+const tinkTypeURLPrefix = "type.googleapis.com/"
+
+// isCleartextKeyset reports whether data parses as a cleartext keyset with
+// at least one key whose key_data names a Tink type URL. Binary protobuf
+// parsing is lenient, so a cleartext binary keyset would otherwise parse as
+// an EncryptedKeyset and its key bytes would go to kekAEAD as ciphertext.
+// The check is structural and ignores whether the keyset is valid (its
+// primary key id, statuses or key values), because an invalid keyset leaks
+// its keys just the same. The type URL prefix, 20 fixed bytes, keeps the
+// ciphertext inside a real EncryptedKeyset, which may parse as a Key by
+// chance, from counting as cleartext.
 func isCleartextKeyset(data []byte, isJSON bool) bool {
 	ks := new(tinkpb.Keyset)
 	var err error
 	if isJSON {
-		err = protojson.Unmarshal(data, ks)
+		err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, ks)
 	} else {
 		err = proto.Unmarshal(data, ks)
 	}
-	return err == nil && len(ks.GetKey()) > 0 && keyset.Validate(ks) == nil
+	if err != nil {
+		return false
+	}
+	for _, key := range ks.GetKey() {
+		if strings.HasPrefix(key.GetKeyData().GetTypeUrl(), tinkTypeURLPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // encryptedReader is a keyset.Reader that has no cleartext path: Read
@@ -145,6 +163,14 @@ func (r encryptedReader) ReadEncrypted() (*tinkpb.EncryptedKeyset, error) {
 	}
 	if len(eks.GetEncryptedKeyset()) == 0 {
 		return nil, errors.New("encrypted keyset has no ciphertext")
+	}
+	// This is the last check before Tink hands the ciphertext to kekAEAD.
+	// A cleartext binary keyset that fails to parse as a Keyset slips past
+	// isCleartextKeyset, but parses here with a serialized Key as the
+	// ciphertext, and every Key names its type URL in clear. A real
+	// ciphertext contains these 20 bytes with negligible probability.
+	if bytes.Contains(eks.GetEncryptedKeyset(), []byte(tinkTypeURLPrefix)) {
+		return nil, errCleartextKeyset
 	}
 	return eks, nil
 }
@@ -176,14 +202,14 @@ func aeadFromKeyURI(uri string) (tink.AEAD, error) {
 	scheme := uriScheme(uri)
 	client, err := registry.GetKMSClient(uri)
 	if err != nil {
-		return nil, fmt.Errorf("no Tink KMS client registered for key URI scheme %q (register one with registry.RegisterKMSClient)", scheme)
+		return nil, fmt.Errorf("no Tink KMS client registered for key URI scheme %s (register one with registry.RegisterKMSClient)", redact.Name(scheme))
 	}
 	a, err := client.GetAEAD(uri)
 	if err != nil {
-		return nil, fmt.Errorf("tink KMS client for scheme %q failed to return an AEAD: %s", scheme, redact(err, uri))
+		return nil, fmt.Errorf("tink KMS client for scheme %s failed to return an AEAD: %s", redact.Name(scheme), withoutSecret(err, uri))
 	}
 	if a == nil {
-		return nil, fmt.Errorf("tink KMS client for scheme %q returned a nil AEAD", scheme)
+		return nil, fmt.Errorf("tink KMS client for scheme %s returned a nil AEAD", redact.Name(scheme))
 	}
 	return a, nil
 }
@@ -196,8 +222,8 @@ func uriScheme(uri string) string {
 	return scheme
 }
 
-// redact returns err's message with every copy of secret replaced.
-func redact(err error, secret string) string {
+// withoutSecret returns err's message with every copy of secret replaced.
+func withoutSecret(err error, secret string) string {
 	if secret == "" {
 		return err.Error()
 	}

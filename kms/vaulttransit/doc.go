@@ -60,8 +60,10 @@
 //     min_decryption_version. Error.MinVersion is that minimum, and zero if
 //     reading it failed too.
 //   - kms.ErrKeyDestroyed when the key was deleted (HTTP 404 or "encryption
-//     key not found"). A deleted transit key cannot be restored without a
-//     backup, so the data keys it wrapped are gone.
+//     key not found"), or when the record's version is below the key's
+//     min_available_version, because transit/keys/NAME/trim deleted that
+//     version's key material. Neither can be undone without a backup, so
+//     the data keys wrapped under them are gone.
 //   - kms.ErrKeyNotFound when the record names a version newer than the
 //     key's latest, which happens when a key was deleted and a new one made
 //     under the same name.
@@ -70,7 +72,8 @@
 // and 412, 5xx, connection errors and timeouts are kms.ErrUnavailable. Any
 // other 4xx is kms.ErrInvalidConfig, which is permanent, because the
 // remaining causes in the transit engine are requests that do not fit the
-// key's settings.
+// key's settings. A token that the Vault client refuses to send, because it
+// contains a non-printable character, is kms.ErrInvalidConfig too.
 //
 // The api.Client retries 412, 429, 5xx and connection errors itself (twice
 // by default, see api.Config.MaxRetries) before it returns an error to this
@@ -86,9 +89,17 @@
 //
 // The path is the mount path, then /keys/, then the key name. The client
 // speaks HTTPS unless the URI ends in ?tls=false, which is accepted only for
-// a loopback host such as a local Vault agent. The rest of the client comes
-// from api.DefaultConfig and api.NewClient, so the token is read from
-// VAULT_TOKEN and TLS settings from VAULT_CACERT and the other VAULT_
-// variables that the Vault client documents. VAULT_ADDR and VAULT_AGENT_ADDR
-// are ignored, because the URI gives the address.
+// a literal loopback IP address such as 127.0.0.1 or [::1], for a local
+// Vault agent. The name localhost is rejected there, because /etc/hosts or
+// DNS decides where it points. A tls=false client uses no proxy, so that
+// VAULT_PROXY_ADDR, VAULT_HTTP_PROXY or HTTP_PROXY cannot carry the token
+// in plain HTTP to another host. An HTTPS client honours those variables,
+// and the proxy then sees only the TLS connection.
+//
+// The rest of the client comes from api.DefaultConfig and api.NewClient, so
+// the token is read from VAULT_TOKEN and TLS settings from VAULT_CACERT and
+// the other VAULT_ variables that the Vault client documents. VAULT_ADDR and
+// VAULT_AGENT_ADDR are ignored, because the URI gives the address. Errors
+// about a rejected URI never quote it, because it may carry a token by
+// mistake.
 package vaulttransit

@@ -23,6 +23,11 @@ const (
 // maxMessageLen caps each Vault error message quoted in a cause.
 const maxMessageLen = 300
 
+// msgUnusableToken is a substring of the error that the Vault client
+// (github.com/hashicorp/vault/api v1.23.0) returns without sending the
+// request when the token contains a non-printable character.
+const msgUnusableToken = "token contains non-printable characters"
+
 // Substrings of the transit engine's error messages in Vault 1.21
 // (builtin/logical/transit and sdk/helper/keysutil).
 const (
@@ -57,6 +62,9 @@ func localKind(err, missing error) error {
 		return missing
 	case errors.Is(err, errInvalidKeyInfo), errors.As(err, &syntaxErr), errors.As(err, &typeErr):
 		return kms.ErrInvalidResponse
+	case strings.Contains(err.Error(), msgUnusableToken):
+		// No retry can fix the token, so the kind must be permanent.
+		return kms.ErrInvalidConfig
 	default:
 		// Connection errors, timeouts and cancelled contexts.
 		return kms.ErrUnavailable

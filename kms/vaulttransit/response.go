@@ -37,6 +37,10 @@ type keyInfo struct {
 	derived              bool
 	latestVersion        uint32
 	minDecryptionVersion uint32
+	// minAvailableVersion is the oldest version whose key material Vault
+	// still has (transit/keys/NAME/trim deletes the older ones). Zero when
+	// the response does not include it.
+	minAvailableVersion uint32
 }
 
 // readKey reads the key's configuration from transit/keys/<key>.
@@ -72,6 +76,11 @@ func parseKeyInfo(data map[string]any) (keyInfo, error) {
 	}
 	if info.minDecryptionVersion, err = uint32Field(data, "min_decryption_version"); err != nil {
 		return keyInfo{}, err
+	}
+	if _, ok := data["min_available_version"]; ok {
+		if info.minAvailableVersion, err = uint32Field(data, "min_available_version"); err != nil {
+			return keyInfo{}, err
+		}
 	}
 	return info, nil
 }

@@ -81,12 +81,21 @@ func (k *KEK) validate() error {
 	case !keyNamePattern.MatchString(k.keyName):
 		return fmt.Errorf("transit key name %q is invalid, want letters, digits, '_', '-' or '.'", k.keyName)
 	}
-	for _, seg := range strings.Split(k.mount, "/") {
-		if !mountSegmentPattern.MatchString(seg) || seg == "." || seg == ".." {
-			return fmt.Errorf("mount path %q is invalid, want segments of letters, digits, '_', '-' or '.'", k.mount)
-		}
+	if !validMount(k.mount) {
+		return fmt.Errorf("mount path %q is invalid, want segments of letters, digits, '_', '-' or '.'", k.mount)
 	}
 	return nil
+}
+
+// validMount reports whether every segment of mount matches
+// mountSegmentPattern and none is "." or "..".
+func validMount(mount string) bool {
+	for _, seg := range strings.Split(mount, "/") {
+		if !mountSegmentPattern.MatchString(seg) || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // Name returns the logical KEK name.
@@ -148,16 +157,25 @@ func (k *KEK) Unwrap(ctx context.Context, w kms.Wrapped, ec kms.EncryptionContex
 	return dek, nil
 }
 
-// unwrapError classifies a failed decrypt request and, for
-// kms.ErrVersionTooOld, reads the key's min_decryption_version.
+// unwrapError classifies a failed decrypt request. For kms.ErrVersionTooOld
+// it reads the key: a version below min_available_version was trimmed, so
+// its key material is gone and the kind becomes kms.ErrKeyDestroyed;
+// otherwise MinVersion is set to min_decryption_version.
 func (k *KEK) unwrapError(ctx context.Context, version uint32, err error) error {
 	e := k.classify(kms.OpUnwrap, version, err, kms.ErrKeyDestroyed)
 	if e.Kind != kms.ErrVersionTooOld {
 		return e
 	}
-	// A failed read leaves MinVersion at zero, and the error still names
-	// the version the record needs.
-	if info, err := k.readKey(ctx); err == nil {
+	// A failed read leaves the kind as it is and MinVersion at zero, and
+	// the error still names the version the record needs.
+	info, readErr := k.readKey(ctx)
+	switch {
+	case readErr != nil:
+	case version < info.minAvailableVersion:
+		e.Kind = kms.ErrKeyDestroyed
+		e.Cause = fmt.Errorf("version %d was trimmed, because min_available_version is %d, so Vault no longer has its key material: %w",
+			version, info.minAvailableVersion, e.Cause)
+	default:
 		e.MinVersion = info.minDecryptionVersion
 	}
 	return e
