@@ -39,6 +39,11 @@ func (r *Ring) streamDEK(ctx context.Context, d envelope.Descriptor) (*envelope.
 		return dek, nil
 	}
 	return r.unwrap.do(ctx, flightKey(d), r.cfg.failureBackoff, r.cfg.now, func() (*envelope.DEK, error) {
+		// A call that finished between the cache check above and this
+		// flight has cached the DEK already: do not unwrap it twice.
+		if dek := r.cache.get(d.KEKName, d.KEKVersion, d.KeyRef); dek != nil {
+			return dek, nil
+		}
 		raw, err := kek.Unwrap(ctx, wrappedOf(d), r.cfg.wrapContext)
 		if err != nil {
 			return nil, fmt.Errorf("keyring: unwrap DEK: %w", err)
