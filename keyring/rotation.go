@@ -41,6 +41,9 @@ func (r *Ring) checkRotation() {
 			continue
 		}
 		if primary != a.kekVersion {
+			// Count it as a rotation, so that a wrap in flight under the
+			// old version is dropped too.
+			r.slot(name).rotations.Add(1)
 			a.retire()
 			r.cfg.logger.Info("kenvelope: KEK rotated, replacing stream DEK", "kek", name,
 				"old_version", a.kekVersion, "new_version", primary)

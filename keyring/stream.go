@@ -18,9 +18,9 @@ type slot struct {
 	cur atomic.Pointer[activeDEK]
 	// rotations counts Ring.Rotate calls, so that replace can tell that a
 	// wrap it started may have used the KEK version Rotate meant to leave.
-	// NOTE: the RotationCheck watcher retires DEKs without counting here,
-	// so a wrap in flight during its check installs a DEK under the old
-	// version, which the next check retires.
+	// rotations counts Ring.Rotate calls and rotations that the
+	// RotationCheck watcher noticed; a DEK whose wrap overlapped one is
+	// dropped unused.
 	rotations atomic.Uint64
 
 	mu        sync.Mutex
