@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -12,10 +11,6 @@ import (
 	"github.com/kenvelope/kenvelope/keyring"
 	"github.com/kenvelope/kenvelope/tokens"
 )
-
-// errSubjectExt is returned for a record of a producer that combines
-// subject keys with field encryption, key tokens or encrypted headers.
-var errSubjectExt = errors.New("subject keys cannot yet be combined with Fields, KeyTokens or EncryptHeaders")
 
 // RecordOpt is an option that configures a Producer and a Consumer alike,
 // so both sides can be given the same value.
@@ -85,12 +80,6 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 	if tagAt, err := findTag(r.Headers); err != nil || tagAt >= 0 {
 		return fail(fmt.Errorf("%w: the record given to the producer already carries a %s header", ErrRecordTag, envelope.TagHeaderName))
 	}
-	if p.cfg.subject != nil {
-		// TODO: seal fields and headers under the record's subject DEK;
-		// until then such records fail rather than silently use a stream
-		// DEK, which crypto-shredding the subject would not reach.
-		return fail(errSubjectExt)
-	}
 	e := &p.cfg.ext
 	key, err := e.tokenKey(r.Key)
 	if err != nil {
@@ -107,6 +96,10 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 	if kek == "" {
 		return fail(fmt.Errorf("no KEK configured for topic %q", r.Topic))
 	}
+	subject, err := p.recordSubject(r)
+	if err != nil {
+		return fail(err)
+	}
 
 	// A record with sealed fields or sealed headers gets a tag, which
 	// costs one nonce of the DEK like a sealed value.
@@ -115,7 +108,7 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 	if tagged {
 		extra++
 	}
-	s := recordSealer{ctx: ctx, ring: p.ring, kek: kek, topic: r.Topic, key: key, extra: extra, extraBytes: headerBytes}
+	s := recordSealer{ctx: ctx, ring: p.ring, kek: kek, subject: subject, topic: r.Topic, key: key, extra: extra, extraBytes: headerBytes}
 	value, err := s.sealValue(e.codec, r.Value)
 	if err != nil {
 		return fail(err)
@@ -141,11 +134,13 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 }
 
 // recordSealer reserves one DEK for everything a record seals: its value
-// or value fields and its encrypted headers.
+// or value fields, its encrypted headers and its tag. The DEK is the
+// subject's when subject is set, else the KEK's stream DEK.
 type recordSealer struct {
 	ctx        context.Context
 	ring       *keyring.Ring
 	kek        string
+	subject    []byte
 	topic      string
 	key        []byte
 	extra      int // header values to seal, and the tag
@@ -156,7 +151,14 @@ type recordSealer struct {
 
 // reserve is the fields.ReserveFunc for the record.
 func (s *recordSealer) reserve(count, size int) (fields.Sealer, error) {
-	res, err := s.ring.Reserve(s.ctx, s.kek, count+s.extra, size+s.extraBytes)
+	var res keyring.Reservation
+	var err error
+	if s.subject != nil {
+		ctx := keyring.WithTopic(s.ctx, s.topic)
+		res, err = s.ring.ReserveSubject(ctx, s.kek, s.subject, count+s.extra, size+s.extraBytes)
+	} else {
+		res, err = s.ring.Reserve(s.ctx, s.kek, count+s.extra, size+s.extraBytes)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -88,9 +88,6 @@ func NewProducer(client *kgo.Client, ring *keyring.Ring, opts ...ProducerOpt) (*
 			return nil, fmt.Errorf("kenvelope: producer KEK %q is not in the keyring", name)
 		}
 	}
-	if err := cfg.validateSubject(); err != nil {
-		return nil, err
-	}
 	if cfg.maxBytes <= envelope.Overhead || cfg.logger == nil {
 		return nil, fmt.Errorf("kenvelope: MaxRecordBytes %d too small or logger nil", cfg.maxBytes)
 	}

@@ -22,8 +22,9 @@ var ErrNoSubject = errors.New("subject function returned no subject for the reco
 // patient reference or the record key. The identifier is PHI: the keyring
 // replaces it with a keyed token, and the Producer never logs it or puts
 // it in an error. The Producer's keyring needs keyring.WithKeyStore.
-// Field encryption (Fields) does not support subject keys yet, and
-// NewProducer rejects the two together. Default: stream keys.
+// With Fields, KeyTokens or EncryptHeaders, the sealed fields, sealed
+// headers and tag of a record are all sealed under its subject's DEK
+// (keyring.Ring.ReserveSubject). Default: stream keys.
 func SubjectFunc(subject func(r *kgo.Record) ([]byte, error)) ProducerOpt {
 	return producerOptFunc(func(c *producerConfig) { c.subject = subject })
 }
@@ -33,13 +34,6 @@ func SubjectKey() ProducerOpt {
 	return SubjectFunc(func(r *kgo.Record) ([]byte, error) { return r.Key, nil })
 }
 
-func (c *producerConfig) validateSubject() error {
-	if c.subject != nil && c.ext.enabled() {
-		return fmt.Errorf("kenvelope: SubjectFunc cannot be combined with field encryption, key tokens or encrypted headers")
-	}
-	return nil
-}
-
 // seal seals r's value under a stream DEK of kek, or under its subject's
 // DEK when SubjectFunc is set.
 func (p *Producer) seal(ctx context.Context, kek string, r *kgo.Record) (desc, sealed []byte, err error) {
@@ -47,15 +41,28 @@ func (p *Producer) seal(ctx context.Context, kek string, r *kgo.Record) (desc, s
 	if p.cfg.subject == nil {
 		return p.ring.Seal(ctx, kek, envelope.PayloadValue, nil, r.Value, b)
 	}
-	subject, err := p.cfg.subject(r)
+	subject, err := p.recordSubject(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("subject function: %w", err)
-	}
-	if len(subject) == 0 {
-		return nil, nil, ErrNoSubject
+		return nil, nil, err
 	}
 	dst := make([]byte, 0, envelope.SealedLen(len(r.Value)))
 	return p.ring.SealSubject(ctx, kek, subject, envelope.PayloadValue, dst, r.Value, b)
+}
+
+// recordSubject returns the subject of r, or nil when the Producer has no
+// SubjectFunc.
+func (p *Producer) recordSubject(r *kgo.Record) ([]byte, error) {
+	if p.cfg.subject == nil {
+		return nil, nil
+	}
+	subject, err := p.cfg.subject(r)
+	if err != nil {
+		return nil, fmt.Errorf("subject function: %w", err)
+	}
+	if len(subject) == 0 {
+		return nil, ErrNoSubject
+	}
+	return subject, nil
 }
 
 // decryptError builds the *RecordError for a record that failed to

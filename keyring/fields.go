@@ -7,21 +7,23 @@ import (
 	"github.com/kenvelope/kenvelope/envelope"
 )
 
-// Reservation is the active stream DEK of one KEK with a number of seals
+// Reservation is the active stream DEK of one KEK (Reserve) or the
+// current DEK of one subject (ReserveSubject) with a number of seals
 // already counted against its limits. Field encryption seals every field
 // and header of one record under one Reservation, so that they share one
 // DEK and the one descriptor the record carries.
 type Reservation struct {
-	a *activeDEK
+	dek   *envelope.DEK
+	descs *[envelope.PayloadHeader + 1][]byte
 }
 
 // DEK returns the reserved DEK. The caller seals with it at most the
 // count of values given to Reserve.
-func (v Reservation) DEK() *envelope.DEK { return v.a.dek }
+func (v Reservation) DEK() *envelope.DEK { return v.dek }
 
 // Descriptor returns the encoded descriptor of the reserved DEK for
 // payload kind p. It is shared and must not be modified.
-func (v Reservation) Descriptor(p envelope.Payload) []byte { return v.a.descs[p] }
+func (v Reservation) Descriptor(p envelope.Payload) []byte { return v.descs[p] }
 
 // Reserve counts count values of size plaintext bytes in all against the
 // active DEK of the named KEK, replacing the DEK first when they would
@@ -43,7 +45,7 @@ func (r *Ring) Reserve(ctx context.Context, kekName string, count, size int) (Re
 	for {
 		a := s.cur.Load()
 		if a != nil && a.reserveN(count, size, &r.cfg) {
-			return Reservation{a: a}, nil
+			return Reservation{dek: a.dek, descs: &a.descs}, nil
 		}
 		if _, err := r.replace(ctx, kekName, s, a); err != nil {
 			return Reservation{}, err
