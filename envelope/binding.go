@@ -33,7 +33,7 @@ var adPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 // boundPart returns the part of an encoded descriptor that the associated
 // data covers: everything but the key reference bytes. The key reference
 // selects the DEK, so altering it yields no DEK or a different one, which
-// fails authentication anyway; leaving it out keeps the associated data
+// fails authentication anyway. Leaving it out keeps the associated data
 // short whatever the size of a KMS's wrapped keys, and lets a rewrapped
 // EDEK name the same DEK. A descriptor too short to hold the fields is
 // bound whole.

@@ -27,7 +27,7 @@ type Algorithm uint8
 // AES256GCM is AES-256 in Galois/Counter Mode with 96-bit random nonces.
 const AES256GCM Algorithm = 1
 
-// Scope says where the DEK comes from. Zero is invalid.
+// Scope is where the DEK comes from. Zero is invalid.
 type Scope uint8
 
 const (
@@ -37,7 +37,7 @@ const (
 	ScopeSubject Scope = 2
 )
 
-// Payload says what was sealed. Zero is invalid.
+// Payload is the kind of data that was sealed. Zero is invalid.
 type Payload uint8
 
 // Payload kinds.

@@ -81,7 +81,7 @@ func TestParseMalformed(t *testing.T) {
 	}
 }
 
-// TestBreakOpenTamperedCheckAndValue edits the binding check and a
+// TestOpenTamperedCheckAndValue edits the binding check and a
 // ciphertext byte together: the result must still be ErrAuth.
 func TestOpenTamperedCheckAndValue(t *testing.T) {
 	dek := envelope.NewDEK()

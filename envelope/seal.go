@@ -21,7 +21,7 @@ func SealedLen(n int) int { return n + Overhead }
 // Seal appends the sealed form of plaintext to dst and returns the result.
 // descriptor is the encoded descriptor that will travel with the value.
 // Seal builds the associated data in dst's spare capacity, past the
-// sealed value, so it needs no other buffer: give dst a capacity of
+// sealed value, so it needs no other buffer. Give dst a capacity of
 // SealCap(len(plaintext), descriptor, b) beyond its length to avoid an
 // allocation, or nil to have Seal allocate once. dst must not overlap
 // plaintext.

@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// TestBreakConsumerMissingKeyFile runs the consumer with a key file path
+// TestConsumerMissingKeyFile runs the consumer with a key file path
 // that does not exist, as after a typo. It must fail saying the file is
 // missing, and must not create a new, unrelated KEK there.
 func TestConsumerMissingKeyFile(t *testing.T) {
@@ -41,7 +41,7 @@ func TestConsumerMissingKeyFile(t *testing.T) {
 	}
 }
 
-// TestBreakMissingBrokersExitStatus checks the documented exit status 2
+// TestMissingBrokersExitStatus checks the documented exit status 2
 // for invalid flags when -brokers is missing.
 func TestMissingBrokersExitStatus(t *testing.T) {
 	bin := buildPrograms(t)

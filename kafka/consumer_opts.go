@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Policy says what a Consumer does with a record it cannot decrypt.
+// Policy is what a Consumer does with a record it cannot decrypt.
 type Policy struct {
 	kind       policyKind
 	onSkip     func(*kgo.Record, error)

@@ -19,7 +19,7 @@ import (
 	"github.com/kenvelope/kenvelope/kms/keyfile"
 )
 
-// TestBreakPrintedObjectsHoldNoSecrets prints every object a caller holds
+// TestPrintedObjectsHoldNoSecrets prints every object a caller holds
 // with each verb, together with the errors and logs of failure paths that
 // TestFailurePathsLeakNoSecrets does not reach. The output must not contain
 // the KEK bytes, the DEK, the record key or the record value.

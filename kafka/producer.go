@@ -176,7 +176,7 @@ func (p *Producer) encrypt(ctx context.Context, r *kgo.Record) error {
 		return fail("", fmt.Errorf("no KEK configured for topic %q", r.Topic))
 	}
 	// The smallest descriptor rejects, before sealing, a record that can
-	// never fit; the exact size is checked after sealing, so the outcome
+	// never fit. The exact size is checked after sealing, so the outcome
 	// does not depend on whether a DEK already exists.
 	plain := len(r.Key) + len(r.Value) + headersSize(r.Headers)
 	overhead := envelope.Overhead + len(envelope.HeaderName)

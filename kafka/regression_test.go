@@ -17,7 +17,7 @@ import (
 	"github.com/kenvelope/kenvelope/kms/keyfile"
 )
 
-// TestBreakKeyValueShapes produces every combination of nil and empty key
+// TestKeyValueShapes produces every combination of nil and empty key
 // with empty and non-empty value, and checks each comes back unchanged.
 func TestKeyValueShapes(t *testing.T) {
 	cases := []struct {
@@ -48,7 +48,7 @@ func TestKeyValueShapes(t *testing.T) {
 	}
 }
 
-// TestBreakRecordLargerThanDEKByteLimit produces one record larger than
+// TestRecordLargerThanDEKByteLimit produces one record larger than
 // the keyring's MaxBytes. ProduceSync must return an error, not spin.
 func TestRecordLargerThanDEKByteLimit(t *testing.T) {
 	e := newEnv(t, "fhir")
@@ -76,7 +76,7 @@ func TestRecordLargerThanDEKByteLimit(t *testing.T) {
 	}
 }
 
-// TestBreakSizeCheckDependsOnHistory produces the same record before and
+// TestSizeCheckDependsOnHistory produces the same record before and
 // after the keyring has an active DEK: the size check must agree.
 func TestSizeCheckDependsOnHistory(t *testing.T) {
 	e := newEnv(t, "fhir")
@@ -90,7 +90,7 @@ func TestSizeCheckDependsOnHistory(t *testing.T) {
 	}
 }
 
-// TestBreakConcurrentPollHonorsContext runs a Poll that waits on an empty
+// TestConcurrentPollHonorsContext runs a Poll that waits on an empty
 // topic and a second Poll whose context ends after 200ms.
 func TestConcurrentPollHonorsContext(t *testing.T) {
 	e := newEnv(t, "fhir")
@@ -114,7 +114,7 @@ func TestConcurrentPollHonorsContext(t *testing.T) {
 	<-done
 }
 
-// TestBreakDeadLetterTopicMissing uses a dead-letter topic that does not
+// TestDeadLetterTopicMissing uses a dead-letter topic that does not
 // exist: the consumer must fall back to Fail within a bounded time and
 // keep the record.
 func TestDeadLetterTopicMissing(t *testing.T) {
@@ -158,7 +158,7 @@ func (k ctxKEK) Unwrap(ctx context.Context, w kms.Wrapped, ec kms.EncryptionCont
 	return k.KEK.Unwrap(ctx, w, ec)
 }
 
-// TestBreakSkipOnCanceledContext cancels Poll's context (a shutdown) while
+// TestSkipOnCanceledContext cancels Poll's context (a shutdown) while
 // an unwrap is in flight. Under Skip, records that would decrypt must not
 // be dropped as undecryptable.
 func TestSkipOnCanceledContext(t *testing.T) {
@@ -190,7 +190,7 @@ func TestSkipOnCanceledContext(t *testing.T) {
 	}
 }
 
-// TestBreakProduceCanceledContext produces with a context that has
+// TestProduceCanceledContext produces with a context that has
 // already ended: nothing may reach the topic.
 func TestProduceCanceledContext(t *testing.T) {
 	e := newEnv(t, "fhir")
@@ -214,7 +214,7 @@ func TestProduceCanceledContext(t *testing.T) {
 	}
 }
 
-// TestBreakWrongKEKError consumes with a KEK of the right name and the
+// TestWrongKEKError consumes with a KEK of the right name and the
 // wrong key. The error must name the KEK and say the unwrap failed.
 func TestWrongKEKError(t *testing.T) {
 	e := newEnv(t, "fhir")

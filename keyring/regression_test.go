@@ -37,11 +37,8 @@ func (g *gatedKEK) Wrap(ctx context.Context, dek []byte, ec kms.EncryptionContex
 	}
 }
 
-// TestBreakMaxBytesBelowRecord seals one value larger than MaxBytes. Every
-// new DEK is retired by the same value, so Seal must fail, not loop.
-//
-// NOTE: while the bug stands, the Seal goroutine keeps wrapping until the
-// test binary exits, which slows the tests that run after this one.
+// TestMaxBytesBelowRecord seals one value larger than MaxBytes. Every new
+// DEK would be retired by the same value, so Seal must fail, not loop.
 func TestMaxBytesBelowRecord(t *testing.T) {
 	counting := kmstest.NewCounting(newKEK(t, "patients"))
 	r := newRing(t, []kms.KEK{counting}, keyring.MaxBytes(10))
@@ -66,7 +63,7 @@ func TestMaxBytesBelowRecord(t *testing.T) {
 	}
 }
 
-// TestBreakMaxRecordsOneConcurrent seals from many goroutines with one
+// TestMaxRecordsOneConcurrent seals from many goroutines with one
 // record per DEK and checks that no DEK sealed twice and all values open.
 func TestMaxRecordsOneConcurrent(t *testing.T) {
 	counting := kmstest.NewCounting(newKEK(t, "patients"))
@@ -107,7 +104,7 @@ func TestMaxRecordsOneConcurrent(t *testing.T) {
 	}
 }
 
-// TestBreakCanceledLeaderWrap cancels the goroutine whose wrap is in
+// TestCanceledLeaderWrap cancels the goroutine whose wrap is in
 // flight; a waiter with a live context must still get a DEK, and the
 // cancellation must not be remembered as a KMS failure.
 func TestCanceledLeaderWrap(t *testing.T) {
@@ -144,7 +141,7 @@ func TestCanceledLeaderWrap(t *testing.T) {
 	}
 }
 
-// TestBreakFaultyRecovers fails every wrap, then lets the KMS recover, and
+// TestFaultyRecovers fails every wrap, then lets the KMS recover, and
 // checks the error kinds and the back-off.
 func TestFaultyRecovers(t *testing.T) {
 	f := kmstest.NewFaulty(newKEK(t, "patients"))
@@ -161,7 +158,7 @@ func TestFaultyRecovers(t *testing.T) {
 	}
 }
 
-// TestBreakForgedVersionPoisonsUnwrap opens a forged descriptor that
+// TestForgedVersionPoisonsUnwrap opens a forged descriptor that
 // reuses a real EDEK with another KEK version, then the real record. The
 // failure of the forged one must not fail the real one.
 func TestForgedVersionPoisonsUnwrap(t *testing.T) {
@@ -188,7 +185,7 @@ func TestForgedVersionPoisonsUnwrap(t *testing.T) {
 	}
 }
 
-// TestBreakCloseDuringUse closes the Ring while goroutines seal and open.
+// TestCloseDuringUse closes the Ring while goroutines seal and open.
 // Every call must succeed or fail with ErrClosed, without a panic or race.
 func TestCloseDuringUse(t *testing.T) {
 	r, err := keyring.New([]kms.KEK{newKEK(t, "patients")}, keyring.MaxRecords(3))
@@ -219,7 +216,7 @@ func TestCloseDuringUse(t *testing.T) {
 	}
 }
 
-// TestBreakNilKEK passes a nil KEK, as happens when a constructor's error
+// TestNilKEK passes a nil KEK, as happens when a constructor's error
 // is ignored. New must return an error, not panic.
 func TestNilKEK(t *testing.T) {
 	defer func() {
@@ -232,7 +229,7 @@ func TestNilKEK(t *testing.T) {
 	}
 }
 
-// TestBreakDestroyedCachedDEK destroys the DEK that Ring.DEK returned, as
+// TestDestroyedCachedDEK destroys the DEK that Ring.DEK returned, as
 // a caller tidying up key material might. The Ring's own later Opens must
 // not panic.
 func TestDestroyedCachedDEK(t *testing.T) {
