@@ -35,5 +35,6 @@
 //
 // Stream keys (the default) put the EDEK in every record, so records are
 // self-contained and a KMS call happens once per DEK, not per record.
-// Destroying the KEK makes every record under it unreadable at once.
+// Destroying the KEK makes every record under it unreadable, once consumers'
+// cached DEKs expire (keyring.CacheTTL, five minutes by default).
 package kenvelope

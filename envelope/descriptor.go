@@ -27,7 +27,8 @@ type Algorithm uint8
 // AES256GCM is AES-256 in Galois/Counter Mode with 96-bit random nonces.
 const AES256GCM Algorithm = 1
 
-// Scope is where the DEK comes from. Zero is invalid.
+// Scope is the source of the DEK: the record itself or a key store. Zero
+// is invalid.
 type Scope uint8
 
 const (

@@ -1,6 +1,6 @@
 // Package envelope seals and opens Kafka record values with AES-256-GCM and
-// encodes the record descriptor that tells a reader how to open them. It is
-// pure: no I/O, no KMS, no Kafka.
+// encodes the record descriptor from which a reader learns how to open
+// them. It is pure: no I/O, no KMS, no Kafka.
 //
 // # Descriptor
 //

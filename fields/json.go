@@ -8,7 +8,7 @@ import (
 	"github.com/kenvelope/kenvelope/envelope"
 )
 
-// NullPolicy is what the JSON codec does with a null at a selected path.
+// NullPolicy is the JSON codec's rule for a null at a selected path.
 type NullPolicy uint8
 
 const (

@@ -148,7 +148,7 @@ func (c *Consumer) decrypt(ctx context.Context, raw *kgo.Record) (Record, error)
 		return fail(nil, err)
 	}
 	if raw.Value == nil {
-		// A tombstone carries no ciphertext, whatever its headers say.
+		// A tombstone carries no ciphertext, whatever headers it has.
 		if at >= 0 {
 			raw.Headers = withoutHeader(raw.Headers, at)
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Policy is what a Consumer does with a record it cannot decrypt.
+// Policy is a Consumer's rule for a record it cannot decrypt.
 type Policy struct {
 	kind       policyKind
 	onSkip     func(*kgo.Record, error)

@@ -17,7 +17,7 @@ var benchSizes = []int{100, 1024, 16384}
 // BenchmarkSeal compares the keyring's hot path with a bare crypto/cipher
 // AES-256-GCM seal of the same value, in the same run. "bare" draws a
 // random nonce for each seal, as any safe use of one key for many values
-// must; "bare-fixed-nonce" skips that and is a lower bound only.
+// must. "bare-fixed-nonce" skips that and is a lower bound only.
 func BenchmarkSeal(b *testing.B) {
 	key := make([]byte, 32)
 	rand.Read(key)

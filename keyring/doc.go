@@ -26,7 +26,7 @@
 //
 // Open unwraps the EDEK of a descriptor once and keeps the DEK in a bounded
 // LRU cache with a TTL, keyed by the EDEK. While a KMS is down, records
-// whose DEK is cached still decrypt; a destroyed KEK stops decryption of
+// whose DEK is cached still decrypt. A destroyed KEK stops decryption of
 // cached DEKs only when their TTL expires, which is why the default TTL is
 // minutes, not hours.
 //

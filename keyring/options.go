@@ -82,7 +82,7 @@ func MaxBytes(n uint64) Opt { return optFunc(func(c *config) { c.maxBytes = n })
 // data, for one KMS call per KEK per hour.
 func MaxAge(d time.Duration) Opt { return optFunc(func(c *config) { c.maxAge = d }) }
 
-// RotationCheck sets how often the Ring asks each kms.Versioned KEK for its
+// RotationCheck sets how often the Ring reads each kms.Versioned KEK's
 // primary version, and replaces the active DEK when the version changed.
 // It bounds the time after a KEK rotation until new records use the new
 // version. Default one minute. Zero disables the check.
@@ -113,8 +113,9 @@ func WrapContext(ec kms.EncryptionContext) Opt {
 // VerifyWraps sets whether the Ring unwraps each new wrapped DEK and
 // compares it with the DEK before using it, so that a KMS returning a
 // wrong wrapped key without an error fails at once rather than leaving
-// records nobody can read. Default true: it costs one unwrap per new DEK,
-// which is one per MaxRecords records at most.
+// records that no reader can open. Default true: it costs one unwrap per
+// new DEK, and with the default limits a DEK lasts an hour or 2^24
+// records, whichever ends first.
 func VerifyWraps(verify bool) Opt { return optFunc(func(c *config) { c.verifyWraps = verify }) }
 
 // WithLogger sets the logger for DEK creation, rotation and KMS failures.

@@ -122,8 +122,8 @@ func (s *subjects) apply(c Change) {
 //
 // NOTE: with 10,000 active subjects sealed in turn, 1 KiB values seal at
 // about 0.65 times the stream-key rate on a 2-core Xeon, below the 0.8
-// aimed for, because the AES-GCM key schedules of that many DEKs do not
-// stay in CPU cache. Values from 4 KiB, or records of one subject in bursts, reach
+// aimed for. The AES-GCM key schedules of that many DEKs do not stay in
+// CPU cache. Values from 4 KiB, or records of one subject in bursts, reach
 // 0.8. BENCHMARKS.md has the figures.
 func (r *Ring) SealSubject(ctx context.Context, kekName string, subject []byte, p envelope.Payload, dst, plaintext []byte, b envelope.Binding) (desc, sealed []byte, err error) {
 	if err := r.checkSubjectCall(kekName, subject); err != nil {

@@ -11,6 +11,6 @@
 // Backends live in sub-packages: kms/awskms, kms/gcpkms, kms/vaulttransit,
 // kms/tinkkms and kms/keyfile (development and tests only). Each classifies
 // its failures into the sentinel errors of this package, wrapped in an
-// *Error that says which KEK, version and operation failed and whether a
-// retry can help.
+// *Error that names the KEK, version and operation that failed and
+// reports whether a retry can help.
 package kms

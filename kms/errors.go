@@ -38,8 +38,8 @@ var (
 	// failed internally. Retryable.
 	ErrUnavailable = errors.New("kms unavailable")
 
-	// ErrInvalidResponse means the KMS answered without an error but with
-	// a wrapped key or plaintext that fails validation (empty, wrong
+	// ErrInvalidResponse means the KMS returned no error but a wrapped
+	// key or plaintext that fails validation (empty, wrong
 	// length, bad checksum). Retryable, because the cause is usually in
 	// transit.
 	ErrInvalidResponse = errors.New("invalid response from kms")
