@@ -16,6 +16,7 @@ import (
 // slot holds the active DEK of one KEK and serialises its replacement.
 type slot struct {
 	cur atomic.Pointer[activeDEK]
+	hot *hotCache // subject DEKs of the same KEK; nil without a key store
 	// rotations counts Ring.Rotate calls, so that replace can tell that a
 	// wrap it started may have used the KEK version Rotate meant to leave.
 	// rotations counts Ring.Rotate calls and rotations that the
