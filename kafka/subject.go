@@ -45,8 +45,7 @@ func (p *Producer) seal(ctx context.Context, kek string, r *kgo.Record) (desc, s
 	if err != nil {
 		return nil, nil, err
 	}
-	dst := make([]byte, 0, envelope.SealedLen(len(r.Value)))
-	return p.ring.SealSubject(ctx, kek, subject, envelope.PayloadValue, dst, r.Value, b)
+	return p.ring.SealSubject(ctx, kek, subject, envelope.PayloadValue, nil, r.Value, b)
 }
 
 // recordSubject returns the subject of r, or nil when the Producer has no
