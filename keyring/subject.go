@@ -127,11 +127,11 @@ func (s *subjects) apply(c Change) {
 // KMS call and no key-store round trip. It returns ErrQuarantined for a
 // quarantined subject.
 //
-// NOTE: with 10,000 active subjects sealed in turn, values under 4 KiB
-// seal at 0.73 to 0.80 times the stream-key rate on a 2-core Xeon, below
-// the 0.8 aimed for; through kafka.Producer, which does more per record,
-// 1 KiB values and the sample FHIR resources reach 0.82 and 0.84. The
-// AES-GCM key schedules of that many DEKs do not stay in CPU cache.
+// NOTE: with 10,000 active subjects sealed in turn, values of 100 bytes
+// to 1 KiB seal at 0.72 to 0.79 times the stream-key rate on a 2-core
+// Xeon, below the 0.8 aimed for. Each seal reads about ten cache lines of
+// key schedule, which 10,000 DEKs push out of L2. Through kafka.Producer,
+// 1 KiB values reach 0.83 and the sample FHIR resources 0.85.
 // BENCHMARKS.md has the figures.
 func (r *Ring) SealSubject(ctx context.Context, kekName string, subject []byte, p envelope.Payload, dst, plaintext []byte, b envelope.Binding) (desc, sealed []byte, err error) {
 	hot, err := r.subjectCall(kekName, subject)

@@ -20,10 +20,14 @@ var subjectBenchSizes = []int{100, 1024, 4096, 16384}
 
 // BenchmarkSealSubject compares SealSubject over 10,000 subjects, each DEK
 // already cached, with stream-key Seal of the same values in the same run.
-// Each iteration seals for the next subject in turn, so every cached DEK
-// is used. The plain and parallel runs let Seal allocate the sealed value;
-// the -buf runs seal into a buffer of the caller's. The store is a MemoryStore: a warm SealSubject does not reach
-// the store, whichever kind it is.
+// Each SealSubject is for the next subject in turn, so every cached DEK
+// is used. dst=alloc lets Seal allocate the sealed value, as kafka.Producer
+// does for every record; dst=buf seals into a buffer of the caller's.
+// procs=all seals from GOMAXPROCS goroutines at once, each allocating.
+// The store is a MemoryStore: a warm SealSubject does not reach the store,
+// whichever kind it is. Compare with
+//
+//	benchstat -col /keys
 func BenchmarkSealSubject(b *testing.B) {
 	ring := newRing(b, []kms.KEK{newKEK(b, "patients")}, keyring.WithKeyStore(keyring.NewMemoryStore()))
 	subjects := make([][]byte, benchSubjects)
@@ -34,79 +38,58 @@ func BenchmarkSealSubject(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// seal seals pt into dst under a stream key, or under the DEK of
+	// subject i when subjectKeys is true.
+	seal := func(subjectKeys bool, i int, dst, pt []byte) error {
+		var err error
+		if subjectKeys {
+			_, _, err = ring.SealSubject(ctx, "patients", subjects[i], envelope.PayloadValue, dst, pt, binding)
+		} else {
+			_, _, err = ring.Seal(ctx, "patients", envelope.PayloadValue, dst, pt, binding)
+		}
+		return err
+	}
 	for _, n := range subjectBenchSizes {
 		pt := make([]byte, n)
-		b.Run(fmt.Sprintf("stream/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, _, err := ring.Seal(ctx, "patients", envelope.PayloadValue, nil, pt, binding); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(fmt.Sprintf("subject/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, _, err := ring.SealSubject(ctx, "patients", subjects[i], envelope.PayloadValue, nil, pt, binding); err != nil {
-					b.Fatal(err)
-				}
-				i = (i + 1) % benchSubjects
-			}
-		})
-		// A caller's buffer leaves out the allocation of the sealed value,
-		// which kafka.Producer makes for every record.
-		dst := make([]byte, 0, 2*n+256)
-		b.Run(fmt.Sprintf("stream-buf/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, _, err := ring.Seal(ctx, "patients", envelope.PayloadValue, dst, pt, binding); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(fmt.Sprintf("subject-buf/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, _, err := ring.SealSubject(ctx, "patients", subjects[i], envelope.PayloadValue, dst, pt, binding); err != nil {
-					b.Fatal(err)
-				}
-				i = (i + 1) % benchSubjects
-			}
-		})
-		b.Run(fmt.Sprintf("stream-parallel/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, _, err := ring.Seal(ctx, "patients", envelope.PayloadValue, nil, pt, binding); err != nil {
-						b.Error(err)
+		for _, c := range []struct {
+			dst, procs string
+		}{{"alloc", "1"}, {"buf", "1"}, {"alloc", "all"}} {
+			for _, keys := range []string{"stream", "subject"} {
+				name := fmt.Sprintf("size=%d/dst=%s/procs=%s/keys=%s", n, c.dst, c.procs, keys)
+				b.Run(name, func(b *testing.B) {
+					b.SetBytes(int64(n))
+					b.ReportAllocs()
+					if c.procs == "1" {
+						var dst []byte
+						if c.dst == "buf" {
+							dst = make([]byte, 0, 2*n+256)
+						}
+						i := 0
+						for b.Loop() {
+							if err := seal(keys == "subject", i, dst, pt); err != nil {
+								b.Fatal(err)
+							}
+							i = (i + 1) % benchSubjects
+						}
 						return
 					}
-				}
-			})
-		})
-		b.Run(fmt.Sprintf("subject-parallel/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			var started atomic.Int64
-			b.RunParallel(func(pb *testing.PB) {
-				// Goroutines that started on the same subject would seal
-				// for the same subjects in step, and contend for their
-				// counters as no real producer does.
-				i := int(started.Add(1)) * (benchSubjects / 8) % benchSubjects
-				for pb.Next() {
-					if _, _, err := ring.SealSubject(ctx, "patients", subjects[i], envelope.PayloadValue, nil, pt, binding); err != nil {
-						b.Error(err)
-						return
-					}
-					i = (i + 7) % benchSubjects
-				}
-			})
-		})
+					var started atomic.Int64
+					b.RunParallel(func(pb *testing.PB) {
+						// Goroutines that started on the same subject would
+						// seal for the same subjects in step, and contend
+						// for their counters as no real producer does.
+						i := int(started.Add(1)) * (benchSubjects / 8) % benchSubjects
+						for pb.Next() {
+							if err := seal(keys == "subject", i, nil, pt); err != nil {
+								b.Error(err)
+								return
+							}
+							i = (i + 7) % benchSubjects
+						}
+					})
+				})
+			}
+		}
 	}
 }
 
