@@ -21,10 +21,13 @@ type subjectDEK struct {
 	// expires is when the entry must be checked against the store again,
 	// in Unix nanoseconds.
 	expires atomic.Int64
-	records atomic.Uint64
-	bytes   atomic.Uint64
-	created int64 // entry.Created in Unix nanoseconds
-	dek     *envelope.DEK
+	// openExpires is expires for opening; Open never extends expires,
+	// so a quarantine or a new generation is not undone by reading.
+	openExpires atomic.Int64
+	records     atomic.Uint64
+	bytes       atomic.Uint64
+	created     int64 // entry.Created in Unix nanoseconds
+	dek         *envelope.DEK
 	// descs holds the encoded descriptor for each payload kind.
 	descs [envelope.PayloadHeader + 1][]byte
 	// hot is the subject identifier, set when a hotCache first holds s.
@@ -142,8 +145,9 @@ func (c *subjectCache) addIf(s *subjectDEK, sealing bool, now time.Time, since u
 		}
 		c.byID[s.entry.ID] = s
 	}
-	s.expires.Store(expires)
+	s.openExpires.Store(expires)
 	if sealing {
+		s.expires.Store(expires)
 		c.active[activeKey{s.entry.Token, s.entry.KEKName}] = s
 	}
 	return s, true
@@ -162,7 +166,7 @@ func (c *subjectCache) mark() uint64 {
 func (c *subjectCache) shrink(now time.Time) {
 	n := now.UnixNano()
 	for id, s := range c.byID {
-		if s.dead.Load() || s.expires.Load() <= n {
+		if s.dead.Load() || max(s.expires.Load(), s.openExpires.Load()) <= n {
 			c.drop(id, s)
 		}
 	}

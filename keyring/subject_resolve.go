@@ -248,7 +248,7 @@ func (r *Ring) subjectDEK(ctx context.Context, d envelope.Descriptor) (*envelope
 	}
 	var id DEKID
 	copy(id[:], d.KeyRef)
-	if s := r.subj.cache.get(id); s != nil && !s.dead.Load() && r.cfg.now().UnixNano() < s.expires.Load() {
+	if s := r.subj.cache.get(id); s != nil && !s.dead.Load() && r.cfg.now().UnixNano() < s.openExpires.Load() {
 		return s.dek, nil
 	}
 	since := r.subj.cache.mark()
