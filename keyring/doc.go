@@ -43,10 +43,10 @@
 //
 // Shred deletes a subject's DEKs. This Ring forgets them at once; other
 // Rings forget them when their store reports the deletion, and at the
-// latest after SubjectCacheTTL plus the store's staleness bound (plus one
-// step of SealSubject's clock, at most 50 ms, for sealing), because a
-// cached subject DEK is checked against the store every SubjectCacheTTL
-// and a store that cannot confirm it is current fails closed. Records
+// latest after SubjectCacheTTL plus the store's staleness bound (a little
+// longer for sealing, see SubjectCacheTTL), because a cached subject DEK
+// is checked against the store every SubjectCacheTTL and a store that
+// cannot confirm it is current fails closed. Records
 // sealed under a shredded DEK then fail with *ShreddedError. Quarantine
 // stops sealing for a subject, ShredBefore shreds replaced generations
 // (retention), and Rewrap wraps every stored key under the KEK's newest

@@ -36,8 +36,8 @@ const maxShredRounds = 5
 // no Ring that shares the store uses one of them once its store reports
 // the deletion, even a Ring that was unwrapping it at that moment. A Ring
 // whose store misses the report stops at the latest SubjectCacheTTL plus
-// the store's staleness bound after Shred returned, plus one clock step
-// (see SubjectCacheTTL). Records
+// the store's staleness bound after Shred returned, or a little later
+// when sealing (see SubjectCacheTTL). Records
 // sealed under them then fail to open with a *ShreddedError. A later
 // SealSubject for the subject creates a new DEK, which cannot open the
 // old records; Quarantine the subject first to stop that.
@@ -144,7 +144,7 @@ func (r *Ring) shredIDs(ctx context.Context, tok Token, ids []DEKID) (ShredResul
 // unreadable while each subject's current DEK stays: a retention purge.
 // A process that has not yet read the newer generation may seal a few
 // records under the old DEK after it was replaced, for at most
-// SubjectCacheTTL plus the store's staleness bound and one clock step (see
+// SubjectCacheTTL plus the store's staleness bound, and a little more (see
 // SubjectCacheTTL). Those records are shredded too.
 func (r *Ring) ShredBefore(ctx context.Context, cutoff time.Time) (ShredResult, error) {
 	if r.closed.Load() {

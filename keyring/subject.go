@@ -18,10 +18,10 @@ import (
 type subjects struct {
 	store    KeyStore
 	cache    *subjectCache
-	resolves group[activeKey, *subjectDEK]
+	resolves group[activeKey, resolved]
 	keks     []string    // names of the Ring's KEKs, for eviction
 	hot      []*hotCache // one per KEK, also held by its slot
-	clock    coarseClock
+	clock    *coarseClock
 
 	tokenKey   atomic.Pointer[tokenKey]
 	tokenMu    sync.Mutex
@@ -82,8 +82,7 @@ func (r *Ring) startSubjects() {
 		sl.hot = newHotCache(r.cfg.subject.cacheSize)
 		s.hot = append(s.hot, sl.hot)
 	}
-	s.clock.step = clockStep(r.cfg.subject.cacheTTL)
-	s.clock.nanos.Store(r.cfg.now().UnixNano())
+	s.clock = newCoarseClock(clockStep(r.cfg.subject.cacheTTL))
 	cancel := store.Subscribe(s.apply)
 	r.subj = s
 	r.done.Add(2)
@@ -170,6 +169,7 @@ func (r *Ring) reserveSlow(ctx context.Context, hot *hotCache, kekName string, s
 	for attempt := 0; ; attempt++ {
 		s := r.subj.cache.current(key)
 		if s != nil && s.reserve(count, n, &r.cfg, r.cfg.now().UnixNano()) {
+			r.subj.clock.start(r.cfg.now)
 			hot.put(subject, s)
 			return s, nil
 		}
@@ -178,8 +178,26 @@ func (r *Ring) reserveSlow(ctx context.Context, hot *hotCache, kekName string, s
 		}
 		// ErrShredded here means a Shred deleted the DEK that the resolve
 		// read or created; the next attempt creates a new generation.
-		if _, err := r.resolveSubject(ctx, key, s, topic); err != nil && !errors.Is(err, ErrShredded) {
+		start := r.cfg.now().UnixNano()
+		got, err := r.resolveSubject(ctx, key, s, topic)
+		if errors.Is(err, ErrShredded) || (err == nil && got.dek == nil) {
+			continue
+		}
+		if err != nil {
 			return nil, err
+		}
+		// The resolved DEK is checked against the time before the resolve,
+		// because the resolve read the store after it: a resolve slower
+		// than SubjectCacheTTL does not make its own result stale.
+		if got.dek.reserve(count, n, &r.cfg, start) {
+			r.subj.clock.start(r.cfg.now)
+			hot.put(subject, got.dek)
+			return got.dek, nil
+		}
+		// A concurrent resolve for another subject may have evicted it
+		// from a full cache. It still serves this one call, uncached.
+		if r.subj.cache.evictedOnly(got.dek, got.since) && got.dek.reserveLive(count, n, &r.cfg, start) {
+			return got.dek, nil
 		}
 	}
 }

@@ -13,16 +13,18 @@ import (
 // its counters survive revalidation. The fields every seal reads come
 // first, so that they share cache lines.
 type subjectDEK struct {
-	// dead is set when the store reports the entry deleted.
-	dead atomic.Bool
+	// dead is set when the store reports the entry deleted, and when the
+	// cache drops it; evicted is set before dead in the second case.
+	dead    atomic.Bool
+	evicted atomic.Bool
 	// exhausted is set when a limit is reached; the next seal creates
 	// the next generation.
 	exhausted atomic.Bool
-	// expires is when the entry must be checked against the store again,
-	// in Unix nanoseconds.
-	expires atomic.Int64
-	// openExpires is expires for opening; Open never extends expires,
-	// so a quarantine or a new generation is not undone by reading.
+	// expires is when sealing under the entry must check the store again,
+	// in Unix nanoseconds, and openExpires the same for opening. Opening
+	// never extends expires, so reading a record neither undoes a
+	// quarantine nor makes an older generation current again.
+	expires     atomic.Int64
 	openExpires atomic.Int64
 	records     atomic.Uint64
 	bytes       atomic.Uint64
@@ -69,7 +71,13 @@ func (s *subjectDEK) revive() (*subjectDEK, error) {
 // each replaces it, so MaxRecords must stay far enough below 2^32 for the
 // number of producer processes (the default 2^24 allows 256).
 func (s *subjectDEK) reserve(count, n int, c *config, now int64) bool {
-	if s.dead.Load() || s.exhausted.Load() || now >= s.expires.Load() {
+	return !s.dead.Load() && s.reserveLive(count, n, c, now)
+}
+
+// reserveLive is reserve for a DEK that may be dead only because the
+// cache evicted it; see subjectCache.evictedOnly.
+func (s *subjectDEK) reserveLive(count, n int, c *config, now int64) bool {
+	if s.exhausted.Load() || now >= s.expires.Load() {
 		return false
 	}
 	if time.Duration(now-s.created) >= c.subject.maxAge {
@@ -121,8 +129,9 @@ func (c *subjectCache) get(id DEKID) *subjectDEK {
 	return s
 }
 
-// addIf caches s by id and, when sealing is true, as the current DEK of
-// its subject and KEK, valid until expires (Unix nanoseconds). It returns
+// addIf caches s by id, valid for opening until expires (Unix
+// nanoseconds), and, when sealing is true, as the current DEK of its
+// subject and KEK, valid for sealing until expires too. It returns
 // the object cached for s's id, which is an equal live object that was
 // cached before, or s itself. The expiry is set under c.mu, so that a
 // quarantine logged after addIf expires the DEK again. It returns
@@ -167,15 +176,34 @@ func (c *subjectCache) shrink(now time.Time) {
 	n := now.UnixNano()
 	for id, s := range c.byID {
 		if s.dead.Load() || max(s.expires.Load(), s.openExpires.Load()) <= n {
-			c.drop(id, s)
+			c.evict(id, s)
 		}
 	}
 	for id, s := range c.byID {
 		if len(c.byID) <= c.max-c.max/8-1 {
 			break
 		}
-		c.drop(id, s)
+		c.evict(id, s)
 	}
+}
+
+// evict is drop for a DEK that leaves the cache for room or age, not
+// because the store deleted it. c.mu is held.
+func (c *subjectCache) evict(id DEKID, s *subjectDEK) {
+	s.evicted.Store(true)
+	if a := c.active[activeKey{s.entry.Token, s.entry.KEKName}]; a != nil && a.entry.ID == id {
+		a.evicted.Store(true)
+	}
+	c.drop(id, s)
+}
+
+// evictedOnly reports whether s is dead only because evict dropped it: the
+// store has reported neither its deletion nor a quarantine of its subject
+// since position since of the change log.
+func (c *subjectCache) evictedOnly(s *subjectDEK, since uint64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return s.evicted.Load() && !c.log.touched(since, s.entry, true)
 }
 
 // drop removes s and marks it dead, so that a hot-cache entry pointing to

@@ -213,10 +213,15 @@ func TestClockStep(t *testing.T) {
 }
 
 func TestCoarseClockAdvances(t *testing.T) {
-	c := &coarseClock{step: time.Millisecond}
+	c := newCoarseClock(time.Millisecond)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { c.run(time.Now, stop); close(done) }()
+	time.Sleep(5 * time.Millisecond)
+	if c.now() != 0 {
+		t.Fatal("coarse clock stepped before start")
+	}
+	c.start(time.Now)
 	start := time.Now()
 	for c.now() < start.UnixNano() {
 		if time.Since(start) > 5*time.Second {

@@ -54,11 +54,14 @@ func SubjectCacheSize(n int) Opt { return optFunc(func(c *config) { c.subject.ca
 // Ring checks the key store again that it still exists. The check reads
 // the store's local view and makes no KMS call. A Ring drops a DEK as
 // soon as its store reports the deletion. A Ring whose store misses the
-// report stops using the DEK at the latest SubjectCacheTTL, plus the
-// store's staleness bound, plus one step of the clock that SealSubject
-// reads (a sixteenth of SubjectCacheTTL, 1 to 50 ms) after Shred
-// returned. With kafkastore the staleness bound is MaxLag, so about 10
-// seconds with both defaults. Default five seconds.
+// report stops opening with the DEK at the latest SubjectCacheTTL plus the
+// store's staleness bound after Shred returned. With kafkastore that bound
+// is MaxLag, so 10 seconds with both defaults. Sealing may go on a little
+// longer, because SealSubject and ReserveSubject read a clock that a
+// goroutine steps every sixteenth of SubjectCacheTTL (1 to 50 ms): by one
+// step plus however late the Go scheduler runs that goroutine, up to
+// about 110 ms in all with both cores of a 2-core machine busy sealing.
+// Default five seconds.
 func SubjectCacheTTL(d time.Duration) Opt { return optFunc(func(c *config) { c.subject.cacheTTL = d }) }
 
 // SubjectKeyMaxAge sets how long one subject DEK seals records before the

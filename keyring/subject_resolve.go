@@ -10,35 +10,43 @@ import (
 	"github.com/kenvelope/kenvelope/kms"
 )
 
+// resolved is the result of resolveSubject: the DEK made current, and the
+// position in the change log taken before the store was read for it.
+type resolved struct {
+	dek   *subjectDEK
+	since uint64
+}
+
 // resolveSubject makes a usable DEK current for key: the subject's current
 // generation from the store when stale cannot be used only because its
 // cache entry expired, else a new generation. One resolve per subject and
 // KEK runs at a time.
-func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subjectDEK, topic string) (*subjectDEK, error) {
-	return r.subj.resolves.do(ctx, key, func() (*subjectDEK, error) {
+func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subjectDEK, topic string) (resolved, error) {
+	return r.subj.resolves.do(ctx, key, func() (resolved, error) {
 		since := r.subj.cache.mark()
 		if err := r.checkQuarantine(ctx, key.token); err != nil {
-			return nil, err
+			return resolved{}, err
 		}
 		es, err := r.subj.store.Entries(ctx, key.token)
 		if err != nil {
-			return nil, fmt.Errorf("keyring: read subject DEKs: %w", err)
+			return resolved{}, fmt.Errorf("keyring: read subject DEKs: %w", err)
 		}
 		cur, ok := current(es, key.kek)
 		if ok && r.usable(cur, stale) {
 			s, err := r.openEntry(ctx, cur, true, since)
 			if err == nil {
-				return s, nil
+				return resolved{s, since}, nil
 			}
 			if !errors.Is(err, ErrShredded) {
-				return nil, err
+				return resolved{}, err
 			}
 		}
 		gen := uint32(1)
 		if ok {
 			gen = cur.Generation + 1
 		}
-		return r.createSubjectDEK(ctx, key, gen, topic, since)
+		s, err := r.createSubjectDEK(ctx, key, gen, topic, since)
+		return resolved{s, since}, err
 	})
 }
 

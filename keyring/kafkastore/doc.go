@@ -49,10 +49,10 @@
 // or makes it fail closed, within MaxLag. A Ring with the key cached
 // checks it against its Store every SubjectCacheTTL, so it stops using a
 // shredded key at the latest SubjectCacheTTL plus MaxLag after Shred
-// returned, and a sealing Ring up to 50 ms later, when the clock that
-// SealSubject reads next steps: about 10 seconds with the defaults of
-// both packages. A Store that
-// reads normally applies the tombstone within a fetch round trip.
+// returned: 10 seconds with the defaults of both packages, and for a
+// sealing Ring up to about 110 ms more (see keyring.SubjectCacheTTL). A
+// Store that reads normally applies the tombstone within a fetch round
+// trip.
 //
 // # Compaction
 //

@@ -84,7 +84,7 @@ func CreateTopic(create bool) Opt { return optFunc(func(c *config) { c.create = 
 // cut off from the topic then stops using subject keys instead of missing
 // a shred. Together with keyring.SubjectCacheTTL it bounds how long a
 // process can use a shredded key after Shred returned: at most
-// SubjectCacheTTL plus MaxLag, and up to 50 ms more for sealing (see
+// SubjectCacheTTL plus MaxLag, and a little more for sealing (see
 // keyring.SubjectCacheTTL). Default five seconds.
 func MaxLag(d time.Duration) Opt { return optFunc(func(c *config) { c.maxLag = d }) }
 
