@@ -105,11 +105,10 @@ var evidenceMu sync.Mutex
 
 // AppendEvidence chains e to the last document in the JSON-lines file at
 // path, creating the file (mode 0600) if it is missing, and appends it. It
-// verifies the existing chain first and rejects a broken one.
-//
-// NOTE: the file is not locked against other processes. Two processes that
-// append to one file at once can fork the chain, which VerifyEvidence then
-// reports; let one process write each evidence file.
+// verifies the existing chain first and rejects a broken one. On Linux,
+// macOS and the BSDs it holds an exclusive flock on the file meanwhile, so
+// processes that append to one file take turns. The lock is advisory: it
+// does not stop a program that writes without taking it.
 func AppendEvidence(path string, e *Evidence) error {
 	evidenceMu.Lock()
 	defer evidenceMu.Unlock()
@@ -118,6 +117,9 @@ func AppendEvidence(path string, e *Evidence) error {
 		return fmt.Errorf("kenvelope: open evidence file: %w", err)
 	}
 	defer f.Close()
+	if err := lockEvidence(f); err != nil {
+		return err
+	}
 	last, err := verifyEvidence(f)
 	if err != nil {
 		return fmt.Errorf("kenvelope: evidence file %s: %w", path, err)
