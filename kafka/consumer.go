@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/kenvelope/kenvelope/envelope"
 	"github.com/kenvelope/kenvelope/keyring"
@@ -25,9 +26,10 @@ type Record struct {
 // Consumer decrypts the records a franz-go client consumes. It is safe for
 // concurrent use; concurrent Polls share one queue of pending records.
 type Consumer struct {
-	client *kgo.Client
-	ring   *keyring.Ring
-	cfg    consumerConfig
+	client  *kgo.Client
+	ring    *keyring.Ring
+	cfg     consumerConfig
+	records *recordCounter // kenvelope.consumer.records (metrics.go)
 
 	// turn admits one Poll at a time; a waiting Poll gives up when its
 	// context ends.
@@ -38,7 +40,7 @@ type Consumer struct {
 // NewConsumer returns a Consumer that decrypts with ring what client
 // consumes. The caller keeps ownership of client and ring.
 func NewConsumer(client *kgo.Client, ring *keyring.Ring, opts ...ConsumerOpt) (*Consumer, error) {
-	cfg := consumerConfig{policy: Fail(), aliases: map[string]string{}}
+	cfg := consumerConfig{policy: Fail(), aliases: map[string]string{}, meterProvider: noop.NewMeterProvider()}
 	cfg.logger = discardLogger()
 	for _, o := range opts {
 		o.applyConsumer(&cfg)
@@ -49,7 +51,11 @@ func NewConsumer(client *kgo.Client, ring *keyring.Ring, opts ...ConsumerOpt) (*
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Consumer{client: client, ring: ring, cfg: cfg, turn: make(chan struct{}, 1)}, nil
+	records, err := newRecordCounter(cfg.meterProvider, "kenvelope.consumer.records", "Records the Consumer polled, by topic and outcome.")
+	if err != nil {
+		return nil, fmt.Errorf("kenvelope: consumer metrics: %w", err)
+	}
+	return &Consumer{client: client, ring: ring, cfg: cfg, records: records, turn: make(chan struct{}, 1)}, nil
 }
 
 // Poll fetches records and returns them decrypted. Fetch errors from the
@@ -80,6 +86,7 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 		raw := c.pending[0]
 		rec, err := c.decrypt(ctx, raw)
 		if err == nil {
+			c.records.add(ctx, raw.Topic, decryptedOutcome(rec), nil)
 			out = append(out, rec)
 			c.pending = c.pending[1:]
 			continue
@@ -93,26 +100,38 @@ func (c *Consumer) Poll(ctx context.Context) ([]Record, error) {
 	return out, fetchErr
 }
 
-// handle applies the policy to a record that failed with err and reports
-// whether the consumer may go past it.
+// handle applies the policy to a record that failed with err, counts its
+// outcome and reports whether the consumer may go past it.
 func (c *Consumer) handle(ctx context.Context, raw *kgo.Record, err error) bool {
+	outcome := c.applyPolicy(ctx, raw, err)
+	c.records.add(ctx, raw.Topic, outcome, err)
+	return outcome != outcomeFailed
+}
+
+// applyPolicy applies the policy to a record that failed with err and
+// returns its outcome: skipped, dead_lettered, or failed when the consumer
+// must stop at the record.
+func (c *Consumer) applyPolicy(ctx context.Context, raw *kgo.Record, err error) string {
 	c.cfg.logger.Warn("kenvelope: record not decrypted", "topic", raw.Topic, "partition", raw.Partition,
 		"offset", raw.Offset, "policy", c.cfg.policy.kind.String(), "error", err)
 	if transient(ctx, err) {
 		// The record may be fine: keep it for the next Poll whatever the
 		// policy, so a shutdown or a KMS outage drops nothing.
-		return false
+		return outcomeFailed
 	}
 	switch c.cfg.policy.kind {
 	case policySkip:
 		if c.cfg.policy.onSkip != nil {
 			c.cfg.policy.onSkip(raw, err)
 		}
-		return true
+		return outcomeSkipped
 	case policyDeadLetter:
-		return c.deadLetter(ctx, raw, err) == nil
+		if c.deadLetter(ctx, raw, err) != nil {
+			return outcomeFailed
+		}
+		return outcomeDeadLettered
 	default:
-		return false
+		return outcomeFailed
 	}
 }
 

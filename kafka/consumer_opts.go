@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Policy is a Consumer's rule for a record it cannot decrypt.
@@ -51,6 +52,7 @@ type consumerConfig struct {
 	allowUnencrypted bool
 	aliases          map[string]string
 	logger           *slog.Logger
+	meterProvider    metric.MeterProvider
 	ext              extConfig // field encryption, key tokens, encrypted headers (fields.go)
 }
 
@@ -83,6 +85,9 @@ func WithConsumerLogger(l *slog.Logger) ConsumerOpt {
 func (c *consumerConfig) validate() error {
 	if c.logger == nil {
 		return fmt.Errorf("kenvelope: WithConsumerLogger(nil)")
+	}
+	if c.meterProvider == nil {
+		return fmt.Errorf("kenvelope: WithConsumerMeterProvider(nil) is invalid, pass noop.NewMeterProvider() to record nothing")
 	}
 	if c.policy.kind == policyDeadLetter && c.policy.deadLetter == "" {
 		return fmt.Errorf("kenvelope: DeadLetter needs a topic")

@@ -94,7 +94,7 @@ func (p *Producer) encryptExt(ctx context.Context, r *kgo.Record) error {
 		return nil
 	}
 	if kek == "" {
-		return fail(fmt.Errorf("no KEK configured for topic %q", r.Topic))
+		return fail(fmt.Errorf("%w for topic %q", errNoKEK, r.Topic))
 	}
 	subject, err := p.recordSubject(r)
 	if err != nil {

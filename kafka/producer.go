@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/kenvelope/kenvelope/envelope"
 	"github.com/kenvelope/kenvelope/keyring"
@@ -18,19 +20,21 @@ const DefaultMaxRecordBytes = 1 << 20
 // Producer encrypts record values and produces them through a franz-go
 // client. It is safe for concurrent use.
 type Producer struct {
-	client *kgo.Client
-	ring   *keyring.Ring
-	cfg    producerConfig
+	client  *kgo.Client
+	ring    *keyring.Ring
+	cfg     producerConfig
+	records *recordCounter // kenvelope.producer.records (metrics.go)
 }
 
 type producerConfig struct {
-	kek         string
-	topicKEKs   map[string]string
-	maxBytes    int
-	passThrough bool
-	logger      *slog.Logger
-	ext         extConfig                         // field encryption, key tokens, encrypted headers (fields.go)
-	subject     func(*kgo.Record) ([]byte, error) // subject keys (subject.go)
+	kek           string
+	topicKEKs     map[string]string
+	maxBytes      int
+	passThrough   bool
+	logger        *slog.Logger
+	meterProvider metric.MeterProvider
+	ext           extConfig                         // field encryption, key tokens, encrypted headers (fields.go)
+	subject       func(*kgo.Record) ([]byte, error) // subject keys (subject.go)
 }
 
 // ProducerOpt configures a Producer.
@@ -73,7 +77,8 @@ func WithProducerLogger(l *slog.Logger) ProducerOpt {
 // NewProducer returns a Producer that encrypts with ring and produces
 // through client. The caller keeps ownership of client and ring.
 func NewProducer(client *kgo.Client, ring *keyring.Ring, opts ...ProducerOpt) (*Producer, error) {
-	cfg := producerConfig{topicKEKs: map[string]string{}, maxBytes: DefaultMaxRecordBytes, logger: slog.New(slog.DiscardHandler)}
+	cfg := producerConfig{topicKEKs: map[string]string{}, maxBytes: DefaultMaxRecordBytes, logger: slog.New(slog.DiscardHandler),
+		meterProvider: noop.NewMeterProvider()}
 	for _, o := range opts {
 		o.applyProducer(&cfg)
 	}
@@ -91,7 +96,14 @@ func NewProducer(client *kgo.Client, ring *keyring.Ring, opts ...ProducerOpt) (*
 	if cfg.maxBytes <= envelope.Overhead || cfg.logger == nil {
 		return nil, fmt.Errorf("kenvelope: MaxRecordBytes %d too small or logger nil", cfg.maxBytes)
 	}
-	return &Producer{client: client, ring: ring, cfg: cfg}, nil
+	if cfg.meterProvider == nil {
+		return nil, fmt.Errorf("kenvelope: WithProducerMeterProvider(nil) is invalid, pass noop.NewMeterProvider() to record nothing")
+	}
+	records, err := newRecordCounter(cfg.meterProvider, "kenvelope.producer.records", "Records given to the Producer, by topic and outcome.")
+	if err != nil {
+		return nil, fmt.Errorf("kenvelope: producer metrics: %w", err)
+	}
+	return &Producer{client: client, ring: ring, cfg: cfg, records: records}, nil
 }
 
 func values(m map[string]string) []string {
@@ -112,7 +124,7 @@ func (p *Producer) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo
 		promise = func(*kgo.Record, error) {}
 	}
 	key, value, headers := r.Key, r.Value, r.Headers
-	if err := p.encrypt(ctx, r); err != nil {
+	if err := p.encryptAndCount(ctx, r); err != nil {
 		r.Key, r.Value, r.Headers = key, value, headers
 		promise(r, err)
 		return
@@ -173,7 +185,7 @@ func (p *Producer) encrypt(ctx context.Context, r *kgo.Record) error {
 
 	kek := p.kekFor(r.Topic)
 	if kek == "" {
-		return fail("", fmt.Errorf("no KEK configured for topic %q", r.Topic))
+		return fail("", fmt.Errorf("%w for topic %q", errNoKEK, r.Topic))
 	}
 	// The smallest descriptor rejects, before sealing, a record that can
 	// never fit. The exact size is checked after sealing, so the outcome
