@@ -151,6 +151,14 @@ func (r *Ring) SealSubject(ctx context.Context, kekName string, subject []byte, 
 	return s.descs[p], s.dek.Seal(dst, plaintext, s.descs[p], b), nil
 }
 
+// maxStuckAttempts bounds the resolves in one reserveSlow that find no new
+// DEK, and maxReplacedDEKs those that find one that other callers then
+// use up before this one can.
+const (
+	maxStuckAttempts = 8
+	maxReplacedDEKs  = 64
+)
+
 // reserveSlow is the path of SealSubject and ReserveSubject when the hot
 // cache has no usable DEK for subject: h is the DEK the hot cache holds
 // for subject, or nil. It finds or creates the subject's current DEK, reserves count
@@ -166,25 +174,38 @@ func (r *Ring) reserveSlow(ctx context.Context, hot *hotCache, kekName string, s
 		}
 	}
 	key := activeKey{token, kekName}
-	for attempt := 0; ; attempt++ {
+	// An attempt that found a new DEK made progress, even when other
+	// callers used it up first: only attempts that did not count towards
+	// the first limit.
+	for attempt, replaced := 0, 0; ; {
 		s := r.subj.cache.current(key)
 		if s != nil && s.reserve(count, n, &r.cfg, r.cfg.now().UnixNano()) {
 			r.subj.clock.start(r.cfg.now)
 			hot.put(subject, s)
 			return s, nil
 		}
-		if attempt == 3 {
+		switch {
+		case attempt == maxStuckAttempts:
 			return nil, fmt.Errorf("keyring: no usable subject DEK for KEK %q after %d attempts", kekName, attempt)
+		case replaced == maxReplacedDEKs:
+			return nil, fmt.Errorf("keyring: other callers used up %d new DEKs of one subject under KEK %q before this call could use one: raise MaxRecords (%d) or MaxBytes (%d)",
+				replaced, kekName, r.cfg.maxRecords, r.cfg.maxBytes)
 		}
 		// ErrShredded here means a Shred deleted the DEK that the resolve
 		// read or created; the next attempt creates a new generation.
 		start := r.cfg.now().UnixNano()
 		got, err := r.resolveSubject(ctx, key, s, topic)
 		if errors.Is(err, ErrShredded) || (err == nil && got.dek == nil) {
+			attempt++
 			continue
 		}
 		if err != nil {
 			return nil, err
+		}
+		if s == nil || got.dek.entry.ID != s.entry.ID {
+			replaced++
+		} else {
+			attempt++
 		}
 		// The resolved DEK is checked against the time before the resolve,
 		// because the resolve read the store after it: a resolve slower

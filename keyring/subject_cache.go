@@ -69,7 +69,10 @@ func (s *subjectDEK) revive() (*subjectDEK, error) {
 // NOTE: the counters are per process. N processes that seal for the same
 // subject can together seal up to N times MaxRecords under one DEK before
 // each replaces it, so MaxRecords must stay far enough below 2^32 for the
-// number of producer processes (the default 2^24 allows 256).
+// number of producer processes (the default 2^24 allows 256). A DEK that
+// leaves the cache keeps its counts among the last SubjectCacheSize (at
+// least 4,096) DEKs evicted after sealing. One evicted longer ago counts
+// from zero again.
 func (s *subjectDEK) reserve(count, n int, c *config, now int64) bool {
 	return !s.dead.Load() && s.reserveLive(count, n, c, now)
 }
@@ -109,10 +112,22 @@ type subjectCache struct {
 	byID   map[DEKID]*subjectDEK
 	active map[activeKey]*subjectDEK
 	log    changeLog
+	spent  spentCounts // counters of evicted DEKs
 }
 
-func newSubjectCache(max int) *subjectCache {
-	return &subjectCache{max: max, byID: map[DEKID]*subjectDEK{}, active: map[activeKey]*subjectDEK{}}
+func newSubjectCache(size int) *subjectCache {
+	return &subjectCache{max: size, byID: map[DEKID]*subjectDEK{}, active: map[activeKey]*subjectDEK{}, spent: newSpentCounts(max(size, minSpent))}
+}
+
+// exhausted reports whether the DEK with id reached a limit in this
+// process, cached or evicted since.
+func (c *subjectCache) exhausted(id DEKID) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if s := c.byID[id]; s != nil && s.exhausted.Load() {
+		return true
+	}
+	return c.spent.exhausted(id)
 }
 
 func (c *subjectCache) current(k activeKey) *subjectDEK {
@@ -149,6 +164,7 @@ func (c *subjectCache) addIf(s *subjectDEK, sealing bool, now time.Time, since u
 	if old := c.byID[s.entry.ID]; old != nil && !old.dead.Load() {
 		s = old
 	} else {
+		c.spent.restore(s) // before shrink keeps counters that may push these out
 		if len(c.byID) >= c.max {
 			c.shrink(now)
 		}
@@ -190,6 +206,7 @@ func (c *subjectCache) shrink(now time.Time) {
 // evict is drop for a DEK that leaves the cache for room or age, not
 // because the store deleted it. c.mu is held.
 func (c *subjectCache) evict(id DEKID, s *subjectDEK) {
+	c.spent.keep(s)
 	s.evicted.Store(true)
 	if a := c.active[activeKey{s.entry.Token, s.entry.KEKName}]; a != nil && a.entry.ID == id {
 		a.evicted.Store(true)
@@ -223,6 +240,7 @@ func (c *subjectCache) forget(id DEKID, token Token) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.log.add(change{id: id, token: token})
+	c.spent.forget(id)
 	if s, ok := c.byID[id]; ok {
 		c.drop(id, s)
 	}

@@ -47,7 +47,10 @@ func WithKeyStore(s KeyStore) Opt { return optFunc(func(c *config) { c.subject.s
 func TokenKEK(name string) Opt { return optFunc(func(c *config) { c.subject.tokenKEK = name }) }
 
 // SubjectCacheSize sets how many subject DEKs the Ring keeps unwrapped, for
-// sealing and for opening. Default 65,536.
+// sealing and for opening. The Ring also keeps the usage counts of as many
+// DEKs evicted after sealing (at least 4,096, about 60 bytes each), so
+// that MaxRecords and MaxBytes hold when an evicted DEK is used again.
+// Default 65,536.
 func SubjectCacheSize(n int) Opt { return optFunc(func(c *config) { c.subject.cacheSize = n }) }
 
 // SubjectCacheTTL sets how long a cached subject DEK is used before the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kenvelope/kenvelope/audit"
 	"github.com/kenvelope/kenvelope/envelope"
@@ -11,11 +12,22 @@ import (
 )
 
 // resolved is the result of resolveSubject: the DEK made current, and the
-// position in the change log taken before the store was read for it.
+// position in the change log taken before the store read that admitted it.
 type resolved struct {
 	dek   *subjectDEK
 	since uint64
 }
+
+// readMark is taken just before a read of the store: the position in the
+// change log and the time. A DEK admitted from that read is valid until
+// at plus SubjectCacheTTL, however long an unwrap took since, and changes
+// logged from since on may make the read stale.
+type readMark struct {
+	since uint64
+	at    time.Time
+}
+
+func (r *Ring) markRead() readMark { return readMark{since: r.subj.cache.mark(), at: r.cfg.now()} }
 
 // resolveSubject makes a usable DEK current for key: the subject's current
 // generation from the store when stale cannot be used only because its
@@ -23,7 +35,7 @@ type resolved struct {
 // KEK runs at a time.
 func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subjectDEK, topic string) (resolved, error) {
 	return r.subj.resolves.do(ctx, key, func() (resolved, error) {
-		since := r.subj.cache.mark()
+		m := r.markRead()
 		if err := r.checkQuarantine(ctx, key.token); err != nil {
 			return resolved{}, err
 		}
@@ -33,9 +45,9 @@ func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subject
 		}
 		cur, ok := current(es, key.kek)
 		if ok && r.usable(cur, stale) {
-			s, err := r.openEntry(ctx, cur, true, since)
+			s, admitted, err := r.openEntry(ctx, cur, true, m)
 			if err == nil {
-				return resolved{s, since}, nil
+				return resolved{s, admitted.since}, nil
 			}
 			if !errors.Is(err, ErrShredded) {
 				return resolved{}, err
@@ -45,8 +57,8 @@ func (r *Ring) resolveSubject(ctx context.Context, key activeKey, stale *subject
 		if ok {
 			gen = cur.Generation + 1
 		}
-		s, err := r.createSubjectDEK(ctx, key, gen, topic, since)
-		return resolved{s, since}, err
+		s, admitted, err := r.createSubjectDEK(ctx, key, gen, topic, m)
+		return resolved{s, admitted.since}, err
 	})
 }
 
@@ -70,7 +82,7 @@ func (r *Ring) usable(cur Entry, stale *subjectDEK) bool {
 	if r.cfg.now().Sub(cur.Created) >= r.cfg.subject.maxAge {
 		return false
 	}
-	if s := r.subj.cache.get(cur.ID); s != nil && s.exhausted.Load() {
+	if r.subj.cache.exhausted(cur.ID) {
 		return false
 	}
 	return stale == nil || stale.entry.ID != cur.ID || !stale.exhausted.Load()
@@ -78,47 +90,47 @@ func (r *Ring) usable(cur Entry, stale *subjectDEK) bool {
 
 // createSubjectDEK generates, wraps and stores generation gen of key's DEK
 // and makes the slot's winner current, which is another process's DEK
-// when two created the generation at once. since is the change-log
-// position taken before the resolve read the store.
+// when two created the generation at once. m was taken before the
+// resolve read the store. It also returns the mark admit succeeded with.
 //
 // A purge quarantines the subject and then deletes every DEK it reads, so
 // a DEK stored after that read would escape it. The quarantine is
 // therefore checked again once the new entry is stored: the store orders
 // a subject's records, so a quarantine written before the entry is
 // visible then, and the entry is deleted again.
-func (r *Ring) createSubjectDEK(ctx context.Context, key activeKey, gen uint32, topic string, since uint64) (*subjectDEK, error) {
+func (r *Ring) createSubjectDEK(ctx context.Context, key activeKey, gen uint32, topic string, m readMark) (*subjectDEK, readMark, error) {
 	dek, e, err := r.wrapSubjectDEK(ctx, key, gen)
 	if err != nil {
-		return nil, err
+		return nil, m, err
 	}
 	if err := r.checkQuarantine(ctx, key.token); err != nil {
 		dek.Destroy()
-		return nil, err // quarantined during the wrap
+		return nil, m, err // quarantined during the wrap
 	}
 	win, err := r.storeFirst(ctx, e)
 	if err != nil {
 		dek.Destroy()
-		return nil, err
+		return nil, m, err
 	}
 	if err := r.checkQuarantine(ctx, key.token); err != nil {
 		dek.Destroy()
 		if win.ID == e.ID {
 			r.deleteOwn(ctx, e)
 		}
-		return nil, err
+		return nil, m, err
 	}
 	if win.ID != e.ID {
 		dek.Destroy()
-		return r.openEntry(ctx, win, true, since)
+		return r.openEntry(ctx, win, true, m)
 	}
 
 	r.cfg.logger.Info("kenvelope: created subject DEK", "kek", key.kek, "kek_version", e.KEKVersion, "dek_id", e.ID.String(), "generation", gen)
 	r.aud.emit(ctx, audit.Event{Kind: audit.DEKCreated, Topic: topic, KEK: key.kek, KEKVersion: e.KEKVersion, KeyIDs: []string{e.ID.String()}, Count: 1, Reason: "subject"})
 	s, err := newSubjectDEK(e, dek)
 	if err != nil {
-		return nil, err
+		return nil, m, err
 	}
-	return r.admit(ctx, s, true, since)
+	return r.admit(ctx, s, true, m)
 }
 
 // wrapSubjectDEK generates a DEK for generation gen of key and wraps it,
@@ -163,16 +175,17 @@ func (r *Ring) deleteOwn(ctx context.Context, e Entry) {
 
 // openEntry returns the unwrapped DEK of the stored entry e, from the cache
 // or by unwrapping it, and caches it through admit (as current when
-// sealing), valid for another SubjectCacheTTL.
-func (r *Ring) openEntry(ctx context.Context, e Entry, sealing bool, since uint64) (*subjectDEK, error) {
+// sealing), valid until SubjectCacheTTL after the store read that m marks.
+// It also returns the mark admit succeeded with.
+func (r *Ring) openEntry(ctx context.Context, e Entry, sealing bool, m readMark) (*subjectDEK, readMark, error) {
 	s := r.subj.cache.get(e.ID)
 	if s == nil || s.dead.Load() {
 		var err error
 		if s, err = r.unwrapEntry(ctx, e); err != nil {
-			return nil, err
+			return nil, m, err
 		}
 	}
-	return r.admit(ctx, s, sealing, since)
+	return r.admit(ctx, s, sealing, m)
 }
 
 // unwrapEntry unwraps the DEK of e, one KMS call per id at a time.
@@ -199,32 +212,32 @@ func (r *Ring) unwrapEntry(ctx context.Context, e Entry) (*subjectDEK, error) {
 // store keeps reporting changes.
 const maxAdmitRounds = 4
 
-// admit caches s (as current when sealing), valid for another
-// SubjectCacheTTL, and returns the cached object.
-// The caller read s from the store, and maybe unwrapped it, after mark
-// returned since. When the store reported the deletion of s since then,
+// admit caches s (as current when sealing), valid until SubjectCacheTTL
+// after the store read that m marks, and returns the cached object with
+// the mark it succeeded with.
+// The caller read s from the store, and maybe unwrapped it, after taking
+// m. When the store reported the deletion of s since then,
 // or (when sealing) a quarantine change of its subject, that read may be
 // out of date, so admit reads the store again. A deleted DEK then fails
 // with *ShreddedError and a quarantined subject with ErrQuarantined.
 // Neither is cached, so no DEK deleted before Shred returned seals or
 // opens a record afterwards.
-func (r *Ring) admit(ctx context.Context, s *subjectDEK, sealing bool, since uint64) (*subjectDEK, error) {
+func (r *Ring) admit(ctx context.Context, s *subjectDEK, sealing bool, m readMark) (*subjectDEK, readMark, error) {
 	for round := 0; ; round++ {
-		now := r.cfg.now()
-		if got, ok := r.subj.cache.addIf(s, sealing, now, since, r.expiry(now)); ok {
-			return got, nil
+		if got, ok := r.subj.cache.addIf(s, sealing, r.cfg.now(), m.since, r.expiry(m.at)); ok {
+			return got, m, nil
 		}
 		if round == maxAdmitRounds {
-			return nil, fmt.Errorf("keyring: subject DEK %s kept changing in the key store during %d checks; retry", s.entry.ID, round)
+			return nil, m, fmt.Errorf("keyring: subject DEK %s kept changing in the key store during %d checks; retry", s.entry.ID, round)
 		}
-		since = r.subj.cache.mark()
+		m = r.markRead()
 		if err := r.recheck(ctx, s.entry, sealing); err != nil {
-			return nil, err
+			return nil, m, err
 		}
 		if s.dead.Load() { // evicted from the cache, still stored
 			var err error
 			if s, err = s.revive(); err != nil {
-				return nil, err
+				return nil, m, err
 			}
 		}
 	}
@@ -259,7 +272,7 @@ func (r *Ring) subjectDEK(ctx context.Context, d envelope.Descriptor) (*envelope
 	if s := r.subj.cache.get(id); s != nil && !s.dead.Load() && r.cfg.now().UnixNano() < s.openExpires.Load() {
 		return s.dek, nil
 	}
-	since := r.subj.cache.mark()
+	m := r.markRead()
 	e, err := r.subj.store.Lookup(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		r.subj.cache.remove(id)
@@ -271,7 +284,7 @@ func (r *Ring) subjectDEK(ctx context.Context, d envelope.Descriptor) (*envelope
 	if e.Kind != KindSubjectDEK || e.KEKName != d.KEKName {
 		return nil, fmt.Errorf("keyring: DEK %s is stored under KEK %q, but the record names KEK %q: %w", id, e.KEKName, d.KEKName, envelope.ErrAuth)
 	}
-	s, err := r.openEntry(ctx, e, false, since)
+	s, _, err := r.openEntry(ctx, e, false, m)
 	if err != nil {
 		return nil, err
 	}
