@@ -95,7 +95,7 @@ func pickPatient(rs []fhir.Resource, shred string) (map[string]int, string, erro
 		shred = first
 	}
 	if _, ok := order[shred]; !ok {
-		return nil, "", errors.New("-shred names no patient of the input")
+		return nil, "", errors.New("-shred matches no Patient.id in the input: give the id of a Patient resource, not the bundle's file name or a urn:uuid reference")
 	}
 	if len(order) < 2 {
 		return nil, "", errors.New("the input has one patient; the walk-through needs another whose records stay readable")
