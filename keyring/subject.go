@@ -127,11 +127,12 @@ func (s *subjects) apply(c Change) {
 // quarantined subject.
 //
 // NOTE: with 10,000 active subjects sealed in turn, values of 100 bytes
-// to 1 KiB seal at 0.72 to 0.79 times the stream-key rate on a 2-core
+// to 1 KiB seal at 0.71 to 0.79 times the stream-key rate on a 2-core
 // Xeon, below the 0.8 aimed for. Each seal reads about ten cache lines of
 // key schedule, which 10,000 DEKs push out of L2. Through kafka.Producer,
-// 1 KiB values reach 0.83 and the sample FHIR resources 0.85.
-// BENCHMARKS.md has the figures.
+// 1 KiB values reach 0.79 to 0.83 and the sample FHIR resources 0.83 to
+// 0.85, while 100-byte values stay at 0.67 to 0.72. BENCHMARKS.md has the
+// figures.
 func (r *Ring) SealSubject(ctx context.Context, kekName string, subject []byte, p envelope.Payload, dst, plaintext []byte, b envelope.Binding) (desc, sealed []byte, err error) {
 	hot, err := r.subjectCall(kekName, subject)
 	if err != nil {
