@@ -20,34 +20,51 @@ import (
 func TestSealSubjectGenerationChurn(t *testing.T) {
 	for _, lagging := range []bool{false, true} {
 		t.Run(fmt.Sprintf("lagging=%v", lagging), func(t *testing.T) {
-			ctx := context.Background()
 			var store keyring.KeyStore = keyring.NewMemoryStore()
 			if lagging {
 				store = laggingStore{store.(*keyring.MemoryStore), 3 * time.Millisecond}
 			}
 			r := newRing(t, []kms.KEK{newKEK(t, "patients")}, keyring.WithKeyStore(store), keyring.MaxRecords(3))
-			var fails, seals atomic.Int64
-			var first atomic.Value
-			var wg sync.WaitGroup
-			for g := range 6 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range 1000 {
-						s := fmt.Appendf(nil, "Patient/%d", (g+i)%3)
-						_, _, err := r.SealSubject(ctx, "patients", s, envelope.PayloadValue, nil, []byte("v"), binding)
-						seals.Add(1)
-						if err != nil {
-							fails.Add(1)
-							first.CompareAndSwap(nil, err.Error())
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			if n := fails.Load(); n > 0 {
-				t.Errorf("%d of %d SealSubject calls failed, first: %v", n, seals.Load(), first.Load())
+			res := sealConcurrently(r, 6, 1000, 3)
+			if res.fails > 0 {
+				t.Errorf("%d of %d SealSubject calls failed, first: %v", res.fails, res.seals, res.first)
 			}
 		})
 	}
+}
+
+// loadResult counts the seals of sealConcurrently.
+type loadResult struct {
+	seals, fails int64
+	first        error
+}
+
+// sealConcurrently runs goroutines that each seal perGoroutine values,
+// goroutine g's i-th for subject "Patient/(g+i) mod subjects", and
+// counts the calls that failed.
+func sealConcurrently(r *keyring.Ring, goroutines, perGoroutine, subjects int) loadResult {
+	var fails, seals atomic.Int64
+	var first atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perGoroutine {
+				s := fmt.Appendf(nil, "Patient/%d", (g+i)%subjects)
+				_, _, err := r.SealSubject(context.Background(), "patients", s, envelope.PayloadValue, nil, []byte("v"), binding)
+				seals.Add(1)
+				if err != nil {
+					fails.Add(1)
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res := loadResult{seals: seals.Load(), fails: fails.Load()}
+	if p := first.Load(); p != nil {
+		res.first = *p
+	}
+	return res
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kenvelope/kenvelope/envelope"
 	"github.com/kenvelope/kenvelope/keyring"
 	"github.com/kenvelope/kenvelope/kms"
 )
@@ -69,29 +68,11 @@ func smallCacheChangeBurst(t *testing.T, burst bool) {
 		}
 	}()
 
-	var wg sync.WaitGroup
-	var fails, seals atomic.Int64
-	var firstErr atomic.Value
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 150 {
-				s := fmt.Appendf(nil, "Patient/%d", (g+i)%8)
-				_, _, err := r.SealSubject(ctx, "patients", s, envelope.PayloadValue, nil, []byte("v"), binding)
-				seals.Add(1)
-				if err != nil {
-					fails.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	res := sealConcurrently(r, 8, 150, 8)
 	close(stop)
 	gen.Wait()
-	t.Logf("%d seals, %d unrelated changes", seals.Load(), changes.Load())
-	if n := fails.Load(); n > 0 {
-		t.Errorf("%d of %d SealSubject calls failed, first: %v", n, seals.Load(), firstErr.Load())
+	t.Logf("%d seals, %d unrelated changes", res.seals, changes.Load())
+	if res.fails > 0 {
+		t.Errorf("%d of %d SealSubject calls failed, first: %v", res.fails, res.seals, res.first)
 	}
 }
