@@ -218,7 +218,7 @@ func (r *Ring) reserveSlow(ctx context.Context, hot *hotCache, kekName string, s
 		}
 		// A concurrent resolve for another subject may have evicted it
 		// from a full cache. It still serves this one call, uncached.
-		if r.subj.cache.evictedOnly(got.dek, got.since) && got.dek.reserveLive(count, n, &r.cfg, start) {
+		if r.subj.cache.reserveEvicted(got.dek, got.since, count, n, &r.cfg, start) {
 			return got.dek, nil
 		}
 	}

@@ -74,12 +74,16 @@ func (s *subjectDEK) revive() (*subjectDEK, error) {
 // least 4,096) DEKs evicted after sealing. One evicted longer ago counts
 // from zero again.
 func (s *subjectDEK) reserve(count, n int, c *config, now int64) bool {
-	return !s.dead.Load() && s.reserveLive(count, n, c, now)
+	if s.dead.Load() || !s.count(count, n, c, now) {
+		return false
+	}
+	// An eviction that marked s dead meanwhile may have copied the
+	// counters before this count: fail rather than seal uncounted.
+	return !s.dead.Load()
 }
 
-// reserveLive is reserve for a DEK that may be dead only because the
-// cache evicted it; see subjectCache.evictedOnly.
-func (s *subjectDEK) reserveLive(count, n int, c *config, now int64) bool {
+// count is reserve without the checks of dead.
+func (s *subjectDEK) count(count, n int, c *config, now int64) bool {
 	if s.exhausted.Load() || now >= s.expires.Load() {
 		return false
 	}
@@ -206,21 +210,33 @@ func (c *subjectCache) shrink(now time.Time) {
 // evict is drop for a DEK that leaves the cache for room or age, not
 // because the store deleted it. c.mu is held.
 func (c *subjectCache) evict(id DEKID, s *subjectDEK) {
-	c.spent.keep(s)
 	s.evicted.Store(true)
 	if a := c.active[activeKey{s.entry.Token, s.entry.KEKName}]; a != nil && a.entry.ID == id {
 		a.evicted.Store(true)
 	}
 	c.drop(id, s)
+	c.spent.keep(s) // after drop marked s dead; see subjectDEK.reserve
 }
 
-// evictedOnly reports whether s is dead only because evict dropped it: the
-// store has reported neither its deletion nor a quarantine of its subject
-// since position since of the change log.
-func (c *subjectCache) evictedOnly(s *subjectDEK, since uint64) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return s.evicted.Load() && !c.log.touched(since, s.entry, true)
+// reserveEvicted reserves count values of n bytes in all on s, which evict
+// dropped after a resolve admitted it, when the store has reported
+// neither its deletion nor a quarantine of its subject since position
+// since of the change log. It counts them on the DEK's object if the
+// cache admitted it again, else on the counters kept for it, so that the
+// limits hold.
+func (c *subjectCache) reserveEvicted(s *subjectDEK, since uint64, count, n int, cfg *config, now int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !s.evicted.Load() || c.log.touched(since, s.entry, true) {
+		return false
+	}
+	if now >= s.expires.Load() || time.Duration(now-s.created) >= cfg.subject.maxAge {
+		return false
+	}
+	if live := c.byID[s.entry.ID]; live != nil && !live.dead.Load() {
+		return live.reserve(count, n, cfg, now)
+	}
+	return c.spent.reserve(s, count, n, cfg)
 }
 
 // drop removes s and marks it dead, so that a hot-cache entry pointing to

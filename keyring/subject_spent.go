@@ -28,13 +28,37 @@ func newSpentCounts(max int) spentCounts {
 }
 
 // keep records the counters of s, which is leaving the cache, when it has
-// sealed anything.
+// sealed anything. evict marks s dead first, so that a reservation that
+// counts on s after this copy fails (see subjectDEK.reserve).
 func (c *spentCounts) keep(s *subjectDEK) {
 	u := spent{records: s.records.Load(), bytes: s.bytes.Load(), exhausted: s.exhausted.Load()}
 	if u.records == 0 && !u.exhausted {
 		return
 	}
-	id := s.entry.ID
+	c.put(s.entry.ID, u)
+}
+
+// reserve counts count values of n bytes in all for s, which the cache
+// evicted, on the counters kept for it, and reports whether they stay
+// within the limits of cfg.
+func (c *spentCounts) reserve(s *subjectDEK, count, n int, cfg *config) bool {
+	u, ok := c.byID[s.entry.ID]
+	if !ok {
+		u = spent{records: s.records.Load(), bytes: s.bytes.Load(), exhausted: s.exhausted.Load()}
+	}
+	if u.exhausted {
+		return false
+	}
+	u.records += uint64(count)
+	u.bytes += uint64(n)
+	within := u.records <= cfg.maxRecords && u.bytes <= cfg.maxBytes
+	u.exhausted = !within
+	c.put(s.entry.ID, u)
+	return within
+}
+
+// put stores u for id, replacing the oldest id kept when c is full.
+func (c *spentCounts) put(id DEKID, u spent) {
 	if old, ok := c.byID[id]; ok {
 		u.slot = old.slot
 		c.byID[id] = u

@@ -69,3 +69,25 @@ func TestSpentCountsForgetsOldestFirst(t *testing.T) {
 		t.Errorf("id 1 records = %d, want its latest count 2", got)
 	}
 }
+
+func TestSpentCountsReserve(t *testing.T) {
+	c := newSpentCounts(4)
+	cfg := &config{maxRecords: 3, maxBytes: 100}
+	s := spentDEK(1, 0, false) // evicted before it sealed: nothing kept yet
+	for i := range 3 {
+		if !c.reserve(s, 1, 10, cfg) {
+			t.Fatalf("reserve %d within MaxRecords 3 = false", i+1)
+		}
+	}
+	if c.reserve(s, 1, 10, cfg) {
+		t.Error("reserve past MaxRecords 3 = true")
+	}
+	if !c.exhausted(DEKID{1}) {
+		t.Error("DEK not exhausted after reaching MaxRecords")
+	}
+	fresh := spentDEK(1, 0, false)
+	c.restore(fresh)
+	if !fresh.exhausted.Load() || fresh.records.Load() != 4 {
+		t.Errorf("restored DEK = %d records, exhausted %v; want 4, true", fresh.records.Load(), fresh.exhausted.Load())
+	}
+}
