@@ -1,20 +1,15 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kenvelope/kenvelope/internal/fhir"
-	"github.com/kenvelope/kenvelope/keyring"
-	"github.com/kenvelope/kenvelope/kms"
-	"github.com/kenvelope/kenvelope/kms/keyfile"
 )
 
 const benchPatients = 10_000
@@ -46,33 +41,7 @@ func benchResources(b *testing.B) [][]byte {
 //
 //	benchstat -col /keys
 func BenchmarkEncrypt(b *testing.B) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(c.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(cl.Close)
-	kek, err := keyfile.FromBytes("patients", bytes.Repeat([]byte{3}, 32))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := keyring.New([]kms.KEK{kek}, keyring.WithKeyStore(keyring.NewMemoryStore()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(ring.Close)
-	stream, err := NewProducer(cl, ring, KEK("patients"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	subject, err := NewProducer(cl, ring, KEK("patients"), SubjectKey())
-	if err != nil {
-		b.Fatal(err)
-	}
+	stream, subject := newEncryptPair(b)
 
 	keys := make([][]byte, benchPatients)
 	for i := range keys {

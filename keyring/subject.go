@@ -175,9 +175,9 @@ func (r *Ring) reserveSlow(ctx context.Context, hot *hotCache, kekName string, s
 		}
 	}
 	key := activeKey{token, kekName}
-	// An attempt that found a new DEK made progress, even when other
-	// callers used it up first: only attempts that did not count towards
-	// the first limit.
+	// A resolve that finds a new DEK makes progress even when other
+	// callers use it up first, so only resolves that find none count
+	// towards maxStuckAttempts.
 	for attempt, replaced := 0, 0; ; {
 		s := r.subj.cache.current(key)
 		if s != nil && s.reserve(count, n, &r.cfg, r.cfg.now().UnixNano()) {

@@ -96,7 +96,7 @@ func (h *hotCache) put(subject []byte, s *subjectDEK) {
 		}
 	case !bytes.Equal(s.hot.subject, subject):
 		// s's token is the HMAC of the identifier it holds, so this
-		// cannot happen; readers compare the identifier without a lock,
+		// cannot happen. Readers compare the identifier without a lock,
 		// so it is never rewritten.
 		return
 	}

@@ -119,7 +119,7 @@ func TestHotCacheLongSubject(t *testing.T) {
 
 func TestHotCacheKeepsTheFirstIdentifierOfADEK(t *testing.T) {
 	// A DEK belongs to the one subject whose HMAC is its token, so a
-	// second put with another identifier is a caller bug; it must not
+	// second put with another identifier is a caller bug. It must not
 	// rewrite the identifier that readers compare without a lock.
 	h := newHotCache(16)
 	s := hotDEK(1)
@@ -172,6 +172,7 @@ func TestHotCacheConcurrentReaders(t *testing.T) {
 			}
 		}()
 	}
+
 	errs := make(chan error, 4)
 	for range 4 {
 		wg.Add(1)
@@ -191,6 +192,7 @@ func TestHotCacheConcurrentReaders(t *testing.T) {
 			}
 		}()
 	}
+
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()

@@ -61,9 +61,10 @@ func SubjectCacheSize(n int) Opt { return optFunc(func(c *config) { c.subject.ca
 // store's staleness bound after Shred returned. With kafkastore that bound
 // is MaxLag, so 10 seconds with both defaults. Sealing may go on a little
 // longer, because SealSubject and ReserveSubject read a clock that a
-// goroutine steps every sixteenth of SubjectCacheTTL (1 to 50 ms): by one
-// step plus however late the Go scheduler runs that goroutine, up to
-// about 110 ms in all with both cores of a 2-core machine busy sealing.
+// goroutine steps every sixteenth of SubjectCacheTTL (1 to 50 ms). The
+// extra time is one step plus however late the Go scheduler runs that
+// goroutine, up to about 110 ms in all with both cores of a 2-core
+// machine busy sealing.
 // Default five seconds.
 func SubjectCacheTTL(d time.Duration) Opt { return optFunc(func(c *config) { c.subject.cacheTTL = d }) }
 

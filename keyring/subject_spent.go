@@ -4,7 +4,7 @@ package keyring
 // evicted after they sealed, so that a DEK admitted again counts on from
 // where it stopped and MaxRecords and MaxBytes hold across eviction. It
 // keeps at most max ids, the larger of SubjectCacheSize and minSpent, and
-// forgets the oldest first. Its methods run
+// drops the oldest first when full. Its methods run
 // with subjectCache.mu held.
 type spentCounts struct {
 	max   int
@@ -69,8 +69,8 @@ func (c *spentCounts) put(id DEKID, u spent) {
 		c.order = append(c.order, id)
 	} else {
 		u.slot = c.next
-		if gone := c.order[c.next]; c.byID[gone].slot == c.next {
-			delete(c.byID, gone)
+		if oldest := c.order[c.next]; c.byID[oldest].slot == c.next {
+			delete(c.byID, oldest)
 		}
 		c.order[c.next] = id
 		c.next = (c.next + 1) % c.max
